@@ -1,0 +1,24 @@
+//! Exit codes (sysexits(3)) and the mapping from errors to them.
+
+use std::process::ExitCode;
+
+use werf_sync::Error;
+
+/// EX_DATAERR: the input was invalid.
+pub const INVALID_INPUT: u8 = 65;
+/// EX_SOFTWARE: an internal error (a deadlock the crate refused to enter).
+pub const SOFTWARE: u8 = 70;
+/// EX_IOERR: an I/O error.
+pub const IO: u8 = 74;
+/// EX_TEMPFAIL: the lock was not acquired (held elsewhere, timed out).
+pub const NOT_ACQUIRED: u8 = 75;
+
+/// The exit code for `err`.
+pub fn code_for(err: &Error) -> ExitCode {
+    ExitCode::from(match err {
+        Error::InvalidArgument { .. } => INVALID_INPUT,
+        Error::Timeout { .. } | Error::Cancelled { .. } => NOT_ACQUIRED,
+        Error::WouldDeadlock { .. } => SOFTWARE,
+        _ => IO,
+    })
+}

@@ -1,0 +1,125 @@
+//! The crate's one error type. Every variant names the lock, path or argument involved and,
+//! where an operating-system call failed, keeps its `io::Error` as the source.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in werf-sync.
+///
+/// Contention is *not* an error: `try_*` calls return `Ok(None)` when the lock is held
+/// elsewhere. A wait that runs out of time is [`Error::Timeout`]; one that is cancelled is
+/// [`Error::Cancelled`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument was rejected before anything touched the filesystem.
+    #[error("invalid {what}: {reason}")]
+    InvalidArgument {
+        /// Which argument (e.g. `"werf home"`, `"project"`).
+        what: &'static str,
+        /// Why it was rejected, including the offending value.
+        reason: String,
+    },
+
+    /// A system call on `path` failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What the crate was doing (e.g. `"cannot open lock file"`).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A directory or file the crate manages is of the wrong type: a symlink (never
+    /// followed), a file where a directory belongs, a directory or FIFO where a file belongs.
+    #[error("{} is {found}; refusing to use it as the {role}", path.display())]
+    WrongFileType {
+        /// The path involved.
+        path: PathBuf,
+        /// Its role (e.g. `"locks directory"`, `"lock file"`).
+        role: &'static str,
+        /// What was found instead (e.g. `"a symlink"`).
+        found: &'static str,
+    },
+
+    /// The filesystem does not support `flock(2)`; werf-sync never proceeds unlocked.
+    #[error("the filesystem of {} does not support flock(2) locks ({source}); refusing to run unlocked", path.display())]
+    LockingUnsupported {
+        /// The lock file.
+        path: PathBuf,
+        /// The operating system's error (ENOLCK, EOPNOTSUPP or ENOSYS).
+        #[source]
+        source: io::Error,
+    },
+
+    /// A wait with a deadline ran out of time.
+    #[error("timed out after {waited:?} waiting for lock \"{name}\"")]
+    Timeout {
+        /// The lock name.
+        name: String,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+
+    /// A wait was cancelled through its [`crate::CancelToken`].
+    #[error("waiting for lock \"{name}\" was cancelled")]
+    Cancelled {
+        /// The lock name.
+        name: String,
+    },
+
+    /// The calling thread would wait forever on a lock that it holds itself.
+    #[error("thread would deadlock: it already holds lock \"{name}\" ({held}) and asked for it {requested} without a deadline")]
+    WouldDeadlock {
+        /// The lock name.
+        name: String,
+        /// The mode the thread holds it in.
+        held: crate::LockMode,
+        /// The mode it asked for.
+        requested: crate::LockMode,
+    },
+
+    /// The lock file kept being deleted by a collector between open and flock.
+    #[error("lock file {} was deleted by a collector {attempts} times in a row while acquiring \"{name}\"", path.display())]
+    LockFileVanished {
+        /// The lock name.
+        name: String,
+        /// The lock file.
+        path: PathBuf,
+        /// How many times the acquire was retried.
+        attempts: u32,
+    },
+
+    /// A lock handle that this lock manager does not hold.
+    #[error("unknown lock handle {uuid} for lock \"{name}\"")]
+    UnknownHandle {
+        /// The handle's UUID.
+        uuid: String,
+        /// The handle's lock name.
+        name: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            what,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Named advisory file locks compatible with werf's `:local` locker (lockgate's file locker).
+//!
+//! A lock name maps to `<home>/service/locks/<murmur3 hex>` ([`name`]); the lock is a
+//! `flock(2)` on a fresh descriptor of that file, so two acquisitions in one process exclude
+//! each other exactly as two processes do (there is no re-entrancy — as in lockgate). A
+//! waiter is woken by the kernel when the lock is released; waits with a deadline or a
+//! cancel token keep that speed ([`wait`]).
+//!
+//! Lock files are never deleted except by the collector ([`Locker::gc`]), which follows
+//! lockgate v0.2's protocol; every acquire checks after `flock` that its file is still linked
+//! and starts over if a collector unlinked it in between.
+
+mod cancel;
+mod gc;
+mod guard;
+mod holders;
+mod mode;
+pub mod name;
+mod registry;
+mod wait;
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+pub use cancel::CancelToken;
+pub use gc::GcReport;
+pub use guard::LockGuard;
+pub use holders::{Holder, HoldersSource, LockFileInfo};
+pub use mode::{LockMode, LockOptions, OnWait};
+pub use registry::{held_locks, HeldLock};
+
+use crate::error::{Error, Result};
+use crate::home::{WerfHome, LOCKS_SUBDIR};
+use crate::sys::{self, FlockOp};
+use wait::WaitOutcome;
+
+/// lockgate v0.2 retries an acquire this many times when a collector unlinked its file.
+const MAX_VANISHED_RETRIES: u32 = 10;
+
+/// Mode of the locks directory when werf-sync creates it (spec §1).
+const LOCKS_DIR_MODE: libc::mode_t = 0o755;
+
+/// Acquires named locks below one werf home. Cheap to clone; usable from any thread.
+#[derive(Clone, Debug)]
+pub struct Locker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    home: WerfHome,
+    locks_dir: PathBuf,
+    /// The open locks directory, so an acquire costs one `openat` of one component. Dropped
+    /// and re-opened when the directory was removed under us (`werf host purge`).
+    dir: RwLock<Option<Arc<OwnedFd>>>,
+}
+
+/// How long an acquire may wait.
+#[derive(Clone, Copy)]
+enum Patience<'t> {
+    Try,
+    Forever,
+    Bounded {
+        deadline: Option<Instant>,
+        cancel: Option<&'t CancelToken>,
+    },
+}
+
+impl Locker {
+    /// A locker for the lock files of `home`. Nothing is touched until the first acquire.
+    pub fn new(home: WerfHome) -> Self {
+        let locks_dir = home.locks_dir();
+        Locker {
+            inner: Arc::new(Inner {
+                home,
+                locks_dir,
+                dir: RwLock::new(None),
+            }),
+        }
+    }
+
+    /// The werf home.
+    pub fn home(&self) -> &WerfHome {
+        &self.inner.home
+    }
+
+    /// The lock file of `name`.
+    pub fn lock_file_path(&self, name: &str) -> PathBuf {
+        self.inner.locks_dir.join(name::lock_file_name(name))
+    }
+
+    /// One non-blocking attempt: `Ok(Some(guard))` when acquired, `Ok(None)` when held
+    /// elsewhere (including by another descriptor of this process), `Err` on failure.
+    pub fn try_lock(&self, name: &str, mode: LockMode) -> Result<Option<LockGuard>> {
+        self.acquire(name, mode, Patience::Try, None)
+    }
+
+    /// Waits as long as it takes. Fails with [`Error::WouldDeadlock`] instead of hanging
+    /// when the calling thread itself holds the lock in a conflicting mode.
+    pub fn lock(&self, name: &str, mode: LockMode) -> Result<LockGuard> {
+        self.lock_with(name, LockOptions::with_mode(mode))
+    }
+
+    /// Acquires with `options`: a timeout ([`Error::Timeout`]), a cancel token
+    /// ([`Error::Cancelled`]) and an on-wait callback.
+    pub fn lock_with(&self, name: &str, options: LockOptions<'_>) -> Result<LockGuard> {
+        let mode = options.mode();
+        let deadline = options.timeout.map(|t| Instant::now() + t);
+        let patience = match (deadline, &options.cancel) {
+            (None, None) => Patience::Forever,
+            (deadline, cancel) => Patience::Bounded {
+                deadline,
+                cancel: cancel.as_ref(),
+            },
+        };
+        let guard = self.acquire(name, mode, patience, options.on_wait)?;
+        Ok(guard.expect("only Patience::Try returns without the lock"))
+    }
+
+    fn acquire(
+        &self,
+        name: &str,
+        mode: LockMode,
+        patience: Patience<'_>,
+        mut on_wait: Option<OnWait<'_>>,
+    ) -> Result<Option<LockGuard>> {
+        let started = Instant::now();
+        let file_name = name::lock_file_name(name);
+        let path = self.inner.locks_dir.join(&file_name);
+        if let Patience::Bounded {
+            cancel: Some(token),
+            ..
+        } = patience
+        {
+            if token.is_cancelled() {
+                return Err(Error::Cancelled { name: name.into() });
+            }
+        }
+        for _ in 0..MAX_VANISHED_RETRIES {
+            let file = self.open_lock_file(&file_name, &path)?;
+            let file = match try_flock(file, mode, &path)? {
+                Ok(file) => file,
+                Err(_) if matches!(patience, Patience::Try) => return Ok(None),
+                Err(file) => {
+                    let wait = WaitRequest {
+                        name,
+                        mode,
+                        path: &path,
+                        started,
+                    };
+                    wait.check_can_wait(patience)?;
+                    if let Some(callback) = on_wait.take() {
+                        callback(name);
+                    }
+                    wait.wait(file, patience)?
+                }
+            };
+            if is_still_linked(&file, &path)? {
+                return Ok(Some(LockGuard::new(file, name, path, mode)));
+            }
+            // A collector unlinked the file between our open and flock; holding a lock on
+            // an unlinked inode excludes nobody, so start over with a fresh file.
+        }
+        Err(Error::LockFileVanished {
+            name: name.into(),
+            path,
+            attempts: MAX_VANISHED_RETRIES,
+        })
+    }
+
+    /// Opens the lock file, re-creating the locks directory if it was removed.
+    fn open_lock_file(&self, file_name: &str, path: &std::path::Path) -> Result<File> {
+        let dir = self.locks_dir(false)?;
+        match sys::open_lock_file_at(dir.as_fd(), file_name) {
+            // The directory was removed under us (`werf host purge`): open it afresh.
+            Err(e) if sys::is_not_found(&e) => {
+                let dir = self.locks_dir(true)?;
+                sys::open_lock_file_at(dir.as_fd(), file_name)
+                    .map_err(|e| lock_file_open_error(e, dir.as_fd(), file_name, path))
+            }
+            other => other.map_err(|e| lock_file_open_error(e, dir.as_fd(), file_name, path)),
+        }
+    }
+
+    /// The open locks directory; with `reopen`, opened afresh (creating it if missing).
+    pub(crate) fn locks_dir(&self, reopen: bool) -> Result<Arc<OwnedFd>> {
+        if !reopen {
+            let cached = self
+                .inner
+                .dir
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(dir) = cached.as_ref() {
+                return Ok(Arc::clone(dir));
+            }
+        }
+        let fresh = Arc::new(self.inner.home.open_managed_dir(
+            &LOCKS_SUBDIR,
+            LOCKS_DIR_MODE,
+            "locks directory",
+        )?);
+        *self
+            .inner
+            .dir
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    /// The path of the locks directory.
+    pub fn locks_dir_path(&self) -> &std::path::Path {
+        &self.inner.locks_dir
+    }
+}
+
+fn lock_file_open_error(
+    err: std::io::Error,
+    dir: std::os::fd::BorrowedFd<'_>,
+    file_name: &str,
+    path: &std::path::Path,
+) -> Error {
+    let kind = sys::kind_at(dir, file_name);
+    let wrong_type = sys::is_symlink_refused(&err) || err.raw_os_error() == Some(libc::EISDIR);
+    if wrong_type && kind != sys::FileKind::Missing {
+        return Error::WrongFileType {
+            path: path.into(),
+            role: "lock file",
+            found: kind.describe(),
+        };
+    }
+    Error::io("cannot open lock file", path, err)
+}
+
+/// One `LOCK_NB` attempt: `Ok(Ok(file))` acquired, `Ok(Err(file))` held elsewhere.
+fn try_flock(file: File, mode: LockMode, path: &std::path::Path) -> Result<Result<File, File>> {
+    match sys::flock(file.as_fd(), flock_op(mode), true) {
+        Ok(()) => Ok(Ok(file)),
+        Err(e) if sys::is_contended(&e) => Ok(Err(file)),
+        Err(e) => Err(flock_error(e, path)),
+    }
+}
+
+fn flock_op(mode: LockMode) -> FlockOp {
+    match mode {
+        LockMode::Exclusive => FlockOp::Exclusive,
+        LockMode::Shared => FlockOp::Shared,
+    }
+}
+
+fn flock_error(err: std::io::Error, path: &std::path::Path) -> Error {
+    if sys::is_unsupported(&err) {
+        Error::LockingUnsupported {
+            path: path.into(),
+            source: err,
+        }
+    } else {
+        Error::io("cannot lock", path, err)
+    }
+}
+
+/// After `flock` succeeded: is the file still a linked regular file? (A collector may have
+/// unlinked it in between; lockgate v0.2 checks `st_nlink` the same way.)
+fn is_still_linked(file: &File, path: &std::path::Path) -> Result<bool> {
+    let st = sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
+    if sys::kind_of(&st) != sys::FileKind::Regular {
+        return Err(Error::WrongFileType {
+            path: path.into(),
+            role: "lock file",
+            found: sys::kind_of(&st).describe(),
+        });
+    }
+    Ok(st.st_nlink > 0)
+}
+
+/// A contended acquire that is about to wait.
+struct WaitRequest<'n> {
+    name: &'n str,
+    mode: LockMode,
+    path: &'n std::path::Path,
+    started: Instant,
+}
+
+impl WaitRequest<'_> {
+    /// Fails when waiting is pointless: a zero timeout (already expired), or a wait without
+    /// deadline or cancel on a lock this thread holds in a conflicting mode, which would
+    /// never end.
+    fn check_can_wait(&self, patience: Patience<'_>) -> Result<()> {
+        if let Patience::Bounded {
+            deadline: Some(deadline),
+            ..
+        } = patience
+        {
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    name: self.name.into(),
+                    waited: self.started.elapsed(),
+                });
+            }
+        }
+        if !matches!(patience, Patience::Forever) {
+            return Ok(());
+        }
+        match registry::conflicting_hold_by_current_thread(self.path, self.mode) {
+            Some(held) => Err(Error::WouldDeadlock {
+                name: self.name.into(),
+                held,
+                requested: self.mode,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn wait(&self, file: File, patience: Patience<'_>) -> Result<File> {
+        let op = flock_op(self.mode);
+        let outcome = match patience {
+            Patience::Try => unreachable!("a try never waits"),
+            // Block in this thread: the kernel wakes us directly on release.
+            Patience::Forever => match sys::flock(file.as_fd(), op, false) {
+                Ok(()) => WaitOutcome::Acquired(file),
+                Err(e) => WaitOutcome::Failed(e),
+            },
+            Patience::Bounded { deadline, cancel } => {
+                wait::wait_for_lock(file, op, deadline, cancel)
+            }
+        };
+        match outcome {
+            WaitOutcome::Acquired(file) => Ok(file),
+            WaitOutcome::TimedOut => Err(Error::Timeout {
+                name: self.name.into(),
+                waited: self.started.elapsed(),
+            }),
+            WaitOutcome::Cancelled => Err(Error::Cancelled {
+                name: self.name.into(),
+            }),
+            WaitOutcome::Failed(e) => Err(flock_error(e, self.path)),
+        }
+    }
+}

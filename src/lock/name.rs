@@ -1,0 +1,112 @@
+//! Lock name → lock file name (spec §2): the lower-case, unpadded hex of
+//! MurmurHash3_x86_32(name bytes, seed 0) — Go's `fmt.Sprintf("%x", uint32)`, which is what
+//! lockgate's "legacy hash" (switched on by werf) produces.
+
+/// MurmurHash3_x86_32 of `data` with `seed`, as in Austin Appleby's reference `MurmurHash3.cpp`.
+pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+
+    let mix_k = |k: u32| k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+
+    let mut h = seed;
+    let mut blocks = data.chunks_exact(4);
+    for block in &mut blocks {
+        let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        h ^= mix_k(k);
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        let k = tail
+            .iter()
+            .rev()
+            .fold(0u32, |k, &byte| (k << 8) | u32::from(byte));
+        h ^= mix_k(k);
+    }
+
+    // The length is mixed in as a 32-bit value, as the reference implementation does.
+    h ^= data.len() as u32;
+    fmix32(h)
+}
+
+fn fmix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h
+}
+
+/// The file name werf uses for the lock `name` inside the locks directory.
+pub fn lock_file_name(name: &str) -> String {
+    format!("{:x}", murmur3_x86_32(name.as_bytes(), 0))
+}
+
+/// Whether `file_name` could have been produced by [`lock_file_name`]: 1 to 8 lower-case hex
+/// digits without leading zeros (except `0` itself). The collector deletes only such files.
+pub fn is_lock_file_name(file_name: &str) -> bool {
+    let len_ok = (1..=8).contains(&file_name.len());
+    let digits_ok = file_name
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let no_padding = file_name == "0" || !file_name.starts_with('0');
+    len_ok && digits_ok && no_padding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn spec_vectors() {
+        assert_eq!(lock_file_name("hello"), "248bfa47");
+        assert_eq!(lock_file_name("git_data_manager"), "ed4a9a4");
+        assert_eq!(lock_file_name(""), "0");
+    }
+
+    #[test]
+    fn published_vectors() {
+        // From the SMHasher verification set and widely published test tables.
+        assert_eq!(murmur3_x86_32(b"", 1), 0x514e_28b7);
+        assert_eq!(murmur3_x86_32(b"", 0xffff_ffff), 0x81f1_6f39);
+        assert_eq!(murmur3_x86_32(&[0xff, 0xff, 0xff, 0xff], 0), 0x7629_3b50);
+        assert_eq!(murmur3_x86_32(&[0x21, 0x43, 0x65, 0x87], 0), 0xf55b_516b);
+        assert_eq!(murmur3_x86_32(&[0x21, 0x43, 0x65], 0), 0x7e4a_8634);
+        assert_eq!(murmur3_x86_32(&[0x21, 0x43], 0), 0xa0f7_b07a);
+        assert_eq!(murmur3_x86_32(&[0x21], 0), 0x7266_1cf4);
+        assert_eq!(murmur3_x86_32(b"Hello, world!", 1234), 0xfaf6_cdb3);
+        assert_eq!(
+            murmur3_x86_32(b"The quick brown fox jumps over the lazy dog", 0),
+            0x2e4f_f723
+        );
+    }
+
+    #[test]
+    fn lock_file_names_are_recognised() {
+        assert!(is_lock_file_name("0"));
+        assert!(is_lock_file_name("ed4a9a4"));
+        assert!(is_lock_file_name("ffffffff"));
+        assert!(!is_lock_file_name(""));
+        assert!(!is_lock_file_name("0ed4a9a4"));
+        assert!(!is_lock_file_name("123456789"));
+        assert!(!is_lock_file_name("ABC"));
+        assert!(!is_lock_file_name("tmp.1"));
+    }
+
+    proptest! {
+        #[test]
+        fn matches_independent_implementation(data in proptest::collection::vec(any::<u8>(), 0..200), seed in any::<u32>()) {
+            let theirs = murmur3::murmur3_32(&mut std::io::Cursor::new(&data), seed).unwrap();
+            prop_assert_eq!(murmur3_x86_32(&data, seed), theirs);
+        }
+
+        #[test]
+        fn every_name_maps_to_a_collectable_file_name(name in ".*") {
+            prop_assert!(is_lock_file_name(&lock_file_name(&name)));
+        }
+    }
+}

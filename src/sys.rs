@@ -1,0 +1,210 @@
+//! Thin, safe wrappers over the Unix system calls the crate needs (`openat`, `mkdirat`,
+//! `flock`, `fstat`), and errno classification in one place. Everything `unsafe` outside the
+//! FFI layer lives here.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// What a path component turned out to be when it was not what we expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Directory,
+    Regular,
+    Symlink,
+    Other,
+    Missing,
+}
+
+impl FileKind {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            FileKind::Directory => "a directory",
+            FileKind::Regular => "a regular file",
+            FileKind::Symlink => "a symlink",
+            FileKind::Other => "a special file",
+            FileKind::Missing => "missing",
+        }
+    }
+}
+
+fn c_name(name: &str) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Retries a system call interrupted by a signal (EINTR), as `flock(2)` and `open(2)` may be.
+fn retry_eintr(mut call: impl FnMut() -> libc::c_int) -> io::Result<libc::c_int> {
+    loop {
+        match check(call()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Opens a directory by (possibly symlinked) path: the werf home may be a symlink.
+pub(crate) fn open_dir_following(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let fd = retry_eintr(|| unsafe { libc::open(c.as_ptr(), flags) })?;
+    // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens the directory `name` inside `dir` without following a symlink in its place.
+pub(crate) fn open_subdir_nofollow(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+    let c = c_name(name)?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid directory descriptor and NUL-terminated name.
+    let fd = retry_eintr(|| unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags) })?;
+    // SAFETY: `fd` is fresh and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Creates the directory `name` inside `dir`; an existing entry is not an error.
+pub(crate) fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: libc::mode_t) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: valid directory descriptor and NUL-terminated name.
+    match check(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) }) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Opens (creating if missing, mode 0600) the lock file `name` inside `dir`, read-only,
+/// close-on-exec, never following a symlink, never truncating — as werf does, plus
+/// `O_CLOEXEC` and `O_NOFOLLOW`.
+pub(crate) fn open_lock_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
+    let c = c_name(name)?;
+    // O_NONBLOCK: opening a FIFO planted in place of a lock file must not hang; it has no
+    // effect on a regular file or on flock(2).
+    let flags =
+        libc::O_RDONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    // SAFETY: valid directory descriptor and NUL-terminated name; mode is passed as the
+    // variadic third argument as open(2) requires with O_CREAT.
+    let fd = retry_eintr(|| unsafe {
+        libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, 0o600 as libc::c_uint)
+    })?;
+    // SAFETY: `fd` is fresh and owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Opens an existing file `name` in `dir` read-only without following a symlink and without
+/// blocking on a FIFO (`O_NONBLOCK`), for the collector and readers.
+pub(crate) fn open_existing_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
+    let c = c_name(name)?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    // SAFETY: valid directory descriptor and NUL-terminated name.
+    let fd = retry_eintr(|| unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags) })?;
+    // SAFETY: `fd` is fresh and owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Removes the file `name` from `dir`.
+pub(crate) fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: valid directory descriptor and NUL-terminated name.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) }).map(drop)
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<libc::stat> {
+    let c = c_name(name)?;
+    // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor, NUL-terminated name, `st` is writable.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+/// `fstat(fd)`.
+pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor; `st` is writable.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+/// The kind of the entry `name` in `dir`, not following symlinks.
+pub(crate) fn kind_at(dir: BorrowedFd<'_>, name: &str) -> FileKind {
+    match stat_at(dir, name) {
+        Ok(st) => kind_of(&st),
+        Err(_) => FileKind::Missing,
+    }
+}
+
+pub(crate) fn kind_of(st: &libc::stat) -> FileKind {
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => FileKind::Directory,
+        libc::S_IFREG => FileKind::Regular,
+        libc::S_IFLNK => FileKind::Symlink,
+        _ => FileKind::Other,
+    }
+}
+
+/// `flock(2)` operations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FlockOp {
+    Exclusive,
+    Shared,
+    Unlock,
+}
+
+/// Calls `flock(2)`. With `nonblocking`, contention comes back as an error for which
+/// [`is_contended`] is true. A blocking call is restarted after EINTR.
+pub(crate) fn flock(fd: BorrowedFd<'_>, op: FlockOp, nonblocking: bool) -> io::Result<()> {
+    let mut operation = match op {
+        FlockOp::Exclusive => libc::LOCK_EX,
+        FlockOp::Shared => libc::LOCK_SH,
+        FlockOp::Unlock => libc::LOCK_UN,
+    };
+    if nonblocking {
+        operation |= libc::LOCK_NB;
+    }
+    // SAFETY: flock(2) on a valid descriptor has no memory-safety preconditions.
+    retry_eintr(|| unsafe { libc::flock(fd.as_raw_fd(), operation) }).map(drop)
+}
+
+/// The lock is held elsewhere: flock(2) says `EWOULDBLOCK` for `LOCK_NB` (EAGAIN on Linux).
+pub(crate) fn is_contended(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(e) if e == libc::EWOULDBLOCK || e == libc::EAGAIN)
+}
+
+/// The filesystem cannot do flock(2): ENOLCK (NFS without lockd, flock(2) "The kernel ran out
+/// of memory for allocating lock records" is also ENOLCK — both mean "cannot lock here"),
+/// EOPNOTSUPP/ENOTSUP (some FUSE and 9p filesystems), ENOSYS (no flock at all).
+pub(crate) fn is_unsupported(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(),
+        Some(e) if e == libc::ENOLCK || e == libc::EOPNOTSUPP || e == libc::ENOTSUP || e == libc::ENOSYS)
+}
+
+/// The path component is a symlink we refused to follow: `O_NOFOLLOW` gives ELOOP
+/// (open(2): "If the trailing component of pathname is a symbolic link ... fails with ELOOP").
+pub(crate) fn is_symlink_refused(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// The entry is missing, or its directory was removed under us (`werf host purge`).
+pub(crate) fn is_not_found(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ENOENT)
+}
