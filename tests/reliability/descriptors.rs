@@ -1,0 +1,157 @@
+//! Descriptor exhaustion: with `RLIMIT_NOFILE` nearly used up, an acquire fails with an error
+//! that names the path it could not open, leaks neither a descriptor nor a registry entry,
+//! and every lock is free once the guards are gone. Runs in a child, because the limit is
+//! per process.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::Duration;
+
+use werf_sync::{Error, LockMode, LockOptions, Locker, WerfHome};
+
+use crate::child;
+use crate::support;
+
+const NAMES: usize = 16;
+
+#[test]
+fn descriptor_exhaustion_is_a_clear_error_and_leaks_no_lock() {
+    let (_tmp, locker) = support::temp_home();
+    let home = locker.home().path().display().to_string();
+    assert_eq!(child::run("descriptors", &[("FD_HOME", home)]), 0);
+    // The child is gone: whatever it held is free.
+    for i in 0..NAMES {
+        let name = format!("fd.{i}");
+        let guard = locker.try_lock(&name, LockMode::Exclusive).unwrap();
+        assert!(
+            guard.is_some(),
+            "{name} is still held after the child exited"
+        );
+    }
+}
+
+/// Child role.
+pub fn child() -> i32 {
+    let home = WerfHome::new(Path::new(&child::env("FD_HOME"))).unwrap();
+    first_call_names_the_home(&home);
+    exhausted_acquire_names_the_lock_file(&Locker::new(home));
+    0
+}
+
+/// With no descriptor left, the very first call (which opens the home) names the home.
+fn first_call_names_the_home(home: &WerfHome) {
+    let locker = Locker::new(home.clone());
+    with_descriptors_left(0, || {
+        let err = locker
+            .try_lock("fd.first", LockMode::Exclusive)
+            .unwrap_err();
+        assert_emfile(&err, home.path());
+    });
+    assert!(locker
+        .try_lock("fd.first", LockMode::Exclusive)
+        .unwrap()
+        .is_some());
+}
+
+/// Acquires distinct locks until the descriptors run out: the failure names that lock's
+/// file, is not registered as held, and one freed descriptor is enough to acquire it.
+fn exhausted_acquire_names_the_lock_file(locker: &Locker) {
+    drop(locker.try_lock("fd.warm-up", LockMode::Exclusive).unwrap()); // opens the locks dir
+    let mut guards = Vec::new();
+    with_descriptors_left(NAMES - 1, || {
+        let failed = (0..NAMES)
+            .map(|i| format!("fd.{i}"))
+            .find(|name| match locker.try_lock(name, LockMode::Exclusive) {
+                Ok(guard) => {
+                    guards.push(guard.expect("nobody else holds it"));
+                    false
+                }
+                Err(err) => {
+                    assert_emfile(&err, &locker.lock_file_path(name));
+                    true
+                }
+            })
+            .expect("more locks acquired than descriptors were left");
+        assert_eq!(guards.len(), NAMES - 1);
+        // A waiting acquire fails the same way instead of hanging.
+        let err = locker
+            .lock_with(
+                &failed,
+                LockOptions::exclusive().timeout(Duration::from_secs(5)),
+            )
+            .unwrap_err();
+        assert_emfile(&err, &locker.lock_file_path(&failed));
+        let held = werf_sync::lock::held_locks();
+        assert!(
+            held.iter().all(|h| h.name != failed),
+            "the failed acquire of {failed} is registered as held: {held:?}"
+        );
+        // Nothing leaked: one released guard frees the one descriptor the acquire needs, and
+        // `lock` would say WouldDeadlock if the failed attempt were registered as held.
+        guards.pop();
+        locker
+            .lock(&failed, LockMode::Exclusive)
+            .unwrap()
+            .release()
+            .unwrap();
+    });
+    drop(guards);
+    for i in 0..NAMES {
+        let guard = locker
+            .lock(&format!("fd.{i}"), LockMode::Exclusive)
+            .unwrap();
+        guard.release().unwrap();
+    }
+}
+
+/// Runs `f` with exactly `left` descriptors available below `RLIMIT_NOFILE`, then restores
+/// the limit and returns what `f` returned.
+fn with_descriptors_left<R>(left: usize, f: impl FnOnce() -> R) -> R {
+    let mut saved = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read or write the struct we pass and nothing else.
+    unsafe { assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved), 0) };
+    let limited = libc::rlimit {
+        rlim_cur: highest_open_fd() + 16 + left as u64,
+        rlim_max: saved.rlim_max,
+    };
+    unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limited), 0) };
+    // The limit caps descriptor numbers and they are allocated lowest first: fill every free
+    // number below it, then free exactly `left` of them.
+    let mut fillers = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => fillers.push(OwnedFd::from(file)),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+            Err(e) => panic!("filling the descriptor table: {e}"),
+        }
+    }
+    fillers.truncate(fillers.len() - left);
+    let result = f();
+    unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &saved), 0) };
+    drop(fillers);
+    result
+}
+
+fn highest_open_fd() -> u64 {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap()
+}
+
+fn assert_emfile(err: &Error, path: &Path) {
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EMFILE)),
+        "expected EMFILE, got: {text}"
+    );
+    assert!(
+        text.contains(&path.display().to_string()),
+        "the error does not name {}: {text}",
+        path.display()
+    );
+}

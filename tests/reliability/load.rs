@@ -1,0 +1,3 @@
+pub fn worker() -> i32 {
+    0
+}
