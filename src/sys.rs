@@ -136,6 +136,18 @@ pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<libc::stat>
     Ok(st)
 }
 
+/// `lstat(path)`: the entry at `path`, not following a symlink in its last component.
+pub(crate) fn lstat(path: &std::path::Path) -> io::Result<libc::stat> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: NUL-terminated path; `st` is writable.
+    check(unsafe { libc::lstat(c.as_ptr(), &mut st) })?;
+    Ok(st)
+}
+
 /// `fstat(fd)`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
@@ -207,4 +219,10 @@ pub(crate) fn is_symlink_refused(err: &io::Error) -> bool {
 /// The entry is missing, or its directory was removed under us (`werf host purge`).
 pub(crate) fn is_not_found(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ENOENT)
+}
+
+/// Looking a path up found no such entry: ENOENT, or ENOTDIR when a directory on the way was
+/// replaced by a file (path_resolution(7)).
+pub(crate) fn is_path_gone(err: &io::Error) -> bool {
+    is_not_found(err) || err.raw_os_error() == Some(libc::ENOTDIR)
 }

@@ -139,8 +139,9 @@ impl Locker {
                 return Err(Error::Cancelled { name: name.into() });
             }
         }
+        let mut reopen_dir = false;
         for _ in 0..MAX_VANISHED_RETRIES {
-            let file = self.open_lock_file(&file_name, &path)?;
+            let file = self.open_lock_file(&file_name, &path, reopen_dir)?;
             let file = match try_flock(file, mode, &path)? {
                 Ok(file) => file,
                 Err(_) if matches!(patience, Patience::Try) => return Ok(None),
@@ -158,11 +159,14 @@ impl Locker {
                     wait.wait(file, patience)?
                 }
             };
-            if is_still_linked(&file, &path)? {
+            if is_at_path(&file, &path)? {
                 return Ok(Some(LockGuard::new(file, name, path, mode)));
             }
-            // A collector unlinked the file between our open and flock; holding a lock on
-            // an unlinked inode excludes nobody, so start over with a fresh file.
+            // The file we locked is no longer the one at its path: a collector unlinked it
+            // between our open and flock, or the locks directory we cached was removed,
+            // moved aside or replaced (`werf host purge`, `mv`). Holding a lock that others
+            // cannot find excludes nobody, so start over from the path.
+            reopen_dir = true;
         }
         Err(Error::LockFileVanished {
             name: name.into(),
@@ -171,9 +175,15 @@ impl Locker {
         })
     }
 
-    /// Opens the lock file, re-creating the locks directory if it was removed.
-    fn open_lock_file(&self, file_name: &str, path: &std::path::Path) -> Result<File> {
-        let dir = self.locks_dir(false)?;
+    /// Opens the lock file, re-creating the locks directory if it was removed. With
+    /// `reopen_dir`, the locks directory is looked up afresh instead of using the cached one.
+    fn open_lock_file(
+        &self,
+        file_name: &str,
+        path: &std::path::Path,
+        reopen_dir: bool,
+    ) -> Result<File> {
+        let dir = self.locks_dir(reopen_dir)?;
         match sys::open_lock_file_at(dir.as_fd(), file_name) {
             // The directory was removed under us (`werf host purge`): open it afresh.
             Err(e) if sys::is_not_found(&e) => {
@@ -261,18 +271,33 @@ fn flock_error(err: std::io::Error, path: &std::path::Path) -> Error {
     }
 }
 
-/// After `flock` succeeded: is the file still a linked regular file? (A collector may have
-/// unlinked it in between; lockgate v0.2 checks `st_nlink` the same way.)
-fn is_still_linked(file: &File, path: &std::path::Path) -> Result<bool> {
-    let st = sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
-    if sys::kind_of(&st) != sys::FileKind::Regular {
+/// After `flock` succeeded: is the file we locked still the regular file at `path`?
+///
+/// Everyone else — werf, other processes, other lockers — finds the lock file by its path,
+/// so a lock excludes them only while the path names the locked inode. Two things break
+/// that between our open and now: a collector unlinking the file (lockgate v0.2 checks
+/// `st_nlink == 0` for that), and the locks directory we opened through a cached descriptor
+/// having been removed, moved aside or replaced, or the home symlink retargeted. Comparing
+/// the device and inode at the path with our descriptor's catches all of them, for one
+/// `lstat` per acquire (see `benches/acquire_revalidation.rs`).
+fn is_at_path(file: &File, path: &std::path::Path) -> Result<bool> {
+    let locked =
+        sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
+    if sys::kind_of(&locked) != sys::FileKind::Regular {
         return Err(Error::WrongFileType {
             path: path.into(),
             role: "lock file",
-            found: sys::kind_of(&st).describe(),
+            found: sys::kind_of(&locked).describe(),
         });
     }
-    Ok(st.st_nlink > 0)
+    if locked.st_nlink == 0 {
+        return Ok(false);
+    }
+    match sys::lstat(path) {
+        Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino)),
+        Err(e) if sys::is_path_gone(&e) => Ok(false),
+        Err(e) => Err(Error::io("cannot stat lock file", path, e)),
+    }
 }
 
 /// A contended acquire that is about to wait.
