@@ -4,7 +4,7 @@
 //! Protocol (lockgate v0.2, spec §2): take the file's exclusive lock without waiting, check
 //! that the path still names the locked inode, unlink it *while holding the lock*, release.
 //! An acquirer that opened the file before the unlink gets the lock only after our release,
-//! then sees `st_nlink == 0` and starts over with a fresh file (see `is_still_linked`), so
+//! then sees `st_nlink == 0` and starts over with a fresh file (see `is_at_path`), so
 //! collector and acquirers — ours or lockgate's — never produce two exclusive holders.
 
 use std::os::fd::{AsFd, BorrowedFd};
@@ -32,7 +32,9 @@ impl Locker {
     /// ago. Safe against concurrent acquirers in this and other processes, including werf's
     /// own (lockgate). Entries that are not werf lock files are never touched.
     pub fn gc(&self, min_age: Duration) -> Result<GcReport> {
-        let dir = self.locks_dir(false)?;
+        // Opened afresh: the cached descriptor may name a directory that was moved aside
+        // since, and the entries listed below by path must be the ones we unlink.
+        let dir = self.locks_dir(true)?;
         let dir_path = self.locks_dir_path();
         let entries = std::fs::read_dir(dir_path)
             .map_err(|e| Error::io("cannot list locks directory", dir_path, e))?;

@@ -81,6 +81,23 @@ fn retarget(link: &Path, target: &Path) {
 }
 
 #[test]
+fn collector_collects_the_current_locks_dir_not_a_cached_one() {
+    let (_tmp, locker) = support::temp_home();
+    warm(&locker);
+    let home = locker.home().path();
+    std::fs::rename(home.join("service"), home.join("service.old")).unwrap();
+    let fresh = Locker::new(locker.home().clone());
+    drop(fresh.try_lock("collect-me", LockMode::Exclusive).unwrap());
+    let report = locker.gc(Duration::ZERO).unwrap();
+    assert_eq!(report.deleted, 1, "{report:?}");
+    assert!(!locker.lock_file_path("collect-me").exists());
+    assert!(home
+        .join("service.old/locks")
+        .join(werf_sync::lock::name::lock_file_name("warm"))
+        .exists());
+}
+
+#[test]
 fn removed_locks_dir_is_recreated() {
     let (_tmp, locker) = support::temp_home();
     warm(&locker);
