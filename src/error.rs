@@ -105,6 +105,20 @@ pub enum Error {
         /// The handle's lock name.
         name: String,
     },
+
+    /// A `--synchronization` address was rejected.
+    #[error(transparent)]
+    Address(#[from] crate::address::AddressError),
+
+    /// The address selects a synchronization that this build cannot speak (only `:local` is
+    /// implemented; see `crate::backend`).
+    #[error("synchronization mode {mode} is not supported by this build of werf-sync (address {address}); only :local is")]
+    Unsupported {
+        /// The mode of the address (`kubernetes`, `http`).
+        mode: crate::address::Mode,
+        /// The address, redacted.
+        address: String,
+    },
 }
 
 impl Error {
