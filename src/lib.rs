@@ -25,6 +25,7 @@
 //! and cache traits; local implementation, remote stubs).
 
 pub mod address;
+pub mod backend;
 pub mod error;
 pub mod home;
 pub mod lock;
@@ -32,6 +33,7 @@ pub mod manager;
 mod sys;
 
 pub use address::Address;
+pub use backend::Synchronization;
 pub use error::{Error, Result};
 pub use home::WerfHome;
 pub use lock::{CancelToken, LockGuard, LockMode, LockOptions, Locker};

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use werf_sync::WerfHome;
+use werf_sync::{Address, Synchronization, WerfHome};
 
 /// werf's `--synchronization=:local`: named file locks shared with werf, fast handoff.
 #[derive(Parser)]
@@ -20,6 +20,18 @@ struct Cli {
     /// The werf home (default: $WERF_HOME, else ~/.werf).
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
+
+    /// werf's synchronization address (default :local). This build speaks only :local;
+    /// kubernetes:// and http(s):// addresses exit 69.
+    // The variable's value is hidden from --help: it may hold kubeconfig data.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDR",
+        env = werf_sync::address::SYNCHRONIZATION_ENV,
+        hide_env_values = true
+    )]
+    synchronization: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -44,7 +56,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
+    // werf-sync's commands work on this host's werf home, so an unset address means :local
+    // (werf's default for a local stages storage). Checked first: it is pure input.
+    let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
     let home = WerfHome::resolve(cli.home.as_deref())?;
+    Synchronization::new(address, home.clone()).ensure_available()?;
     match cli.command {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::Locks(args) => lock::run_locks(&home, args),
