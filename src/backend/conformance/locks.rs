@@ -1,30 +1,14 @@
-//! The behaviour every backend must show, written once against the traits.
-//!
-//! Each suite takes a `connect` function that returns a new *client* of one and the same
-//! synchronization (for `:local`: a new [`LockManager`](crate::LockManager) on the same werf
-//! home; for a server: a new connection to the same server and client ID). Checks that need
-//! two parties use two clients, as two werf processes would. A suite returns the first
-//! failed check, naming it; a backend error is a failure too, so a stub fails the suite at
-//! its first call with its own `Unsupported` message.
-//!
-//! ```
-//! use werf_sync::backend::conformance;
-//! use werf_sync::{LockManager, Locker, WerfHome};
-//! # let dir = tempfile::tempdir()?;
-//! let home = WerfHome::new(dir.path())?;
-//! conformance::lock_backend(&|| Box::new(LockManager::new(Locker::new(home.clone()))))?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The lock checks: werf's lock names, exclusion, shared locks, unlock by handle.
 //!
 //! Waits are bounded ([`PATIENCE`]); a backend that never grants a lock fails the check
 //! instead of hanging it (the stuck waiter thread is left behind).
 
-use std::fmt;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use super::LockBackend;
+use super::{call, Failure};
+use crate::backend::LockBackend;
 use crate::manager::{names, LockHandle};
 
 /// How long a check waits for a lock that must be granted.
@@ -36,31 +20,11 @@ pub const CONTENTION_WINDOW: Duration = Duration::from_millis(150);
 /// Makes a new client of the synchronization under test.
 pub type ConnectLocks<'a> = dyn Fn() -> Box<dyn LockBackend> + 'a;
 
-/// A failed conformance check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The check's name.
-    pub check: &'static str,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "conformance check {:?} failed: {}",
-            self.check, self.message
-        )
-    }
-}
-
-impl std::error::Error for Failure {}
-
-type Check = fn(&ConnectLocks<'_>) -> Result<(), String>;
+/// One lock check.
+pub type LockCheck = fn(&ConnectLocks<'_>) -> Result<(), String>;
 
 /// The lock checks, in the order [`lock_backend`] runs them.
-pub const LOCK_CHECKS: &[(&str, Check)] = &[
+pub const LOCK_CHECKS: &[(&str, LockCheck)] = &[
     ("handles name werf's locks", handles_name_werfs_locks),
     ("exclusive lock excludes", exclusive_lock_excludes),
     (
@@ -80,11 +44,6 @@ pub fn lock_backend(connect: &ConnectLocks<'_>) -> Result<(), Failure> {
         run(connect).map_err(|message| Failure { check, message })?;
     }
     Ok(())
-}
-
-/// Turns a backend error into a failure message naming the call.
-fn call<T>(what: &str, result: crate::Result<T>) -> Result<T, String> {
-    result.map_err(|err| format!("{what}: {err}"))
 }
 
 fn handles_name_werfs_locks(connect: &ConnectLocks<'_>) -> Result<(), String> {
