@@ -105,6 +105,20 @@ pub enum Error {
         /// The handle's lock name.
         name: String,
     },
+
+    /// The stages storage cache named a stage that the stages storage no longer has: the
+    /// project's cache must be reset (werf's `ErrShouldResetStagesStorageCache`). The
+    /// message ends with [`crate::cache::RESET_MARKER`], as werf's does, so werf's suffix
+    /// test and [`crate::cache::is_reset_error`] recognise it.
+    #[error(
+        "{reason} (stages storage cache of project \"{project}\"): should reset storage cache"
+    )]
+    StagesStorageCacheReset {
+        /// The project whose cache is stale.
+        project: String,
+        /// What was found to be stale (e.g. which stage is missing).
+        reason: String,
+    },
 }
 
 impl Error {
@@ -113,6 +127,14 @@ impl Error {
             action,
             path: path.into(),
             source,
+        }
+    }
+
+    /// The reset marker for `project`: see [`Error::StagesStorageCacheReset`].
+    pub fn should_reset_cache(project: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::StagesStorageCacheReset {
+            project: project.into(),
+            reason: reason.into(),
         }
     }
 

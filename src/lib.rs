@@ -21,14 +21,16 @@
 //! ```
 //!
 //! Modules: [`home`] (the werf home and its directories), [`lock`] (named locks), [`manager`]
-//! (werf's lock names).
+//! (werf's lock names), [`cache`] (werf's stages storage cache).
 
+pub mod cache;
 pub mod error;
 pub mod home;
 pub mod lock;
 pub mod manager;
 mod sys;
 
+pub use cache::{StageId, StagesStorageCache};
 pub use error::{Error, Result};
 pub use home::WerfHome;
 pub use lock::{CancelToken, LockGuard, LockMode, LockOptions, Locker};
