@@ -292,7 +292,7 @@ fn directories_fifos_and_symlinks_in_a_records_place_are_a_miss() {
     let outside = f.tmp.path().join("outside-record");
     fs::write(
         &outside,
-        format!("{{\"stages\":[{{\"digest\":\"x\",\"uniqueID\":1}}]}}\n"),
+        "{\"stages\":[{\"digest\":\"x\",\"uniqueID\":1}]}\n",
     )
     .unwrap();
     std::os::unix::fs::symlink(&outside, project_dir.join("a-symlink")).unwrap();
