@@ -122,7 +122,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// An [`Error::Io`] for `action` on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             action,
             path: path.into(),
@@ -138,7 +139,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+    /// An [`Error::InvalidArgument`] for `what`.
+    pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             what,
             reason: reason.into(),

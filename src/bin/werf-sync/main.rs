@@ -7,6 +7,7 @@
 mod cache;
 mod exit;
 mod lock;
+mod stress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,10 @@ enum Command {
     Locks(lock::LocksArgs),
     Gc(lock::GcArgs),
     Cache(cache::CacheArgs),
+    Stress(stress::StressArgs),
+    /// One process of `stress` (internal).
+    #[command(hide = true)]
+    StressWorker(stress::worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,11 +51,18 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
+    // `stress` runs on a temporary home unless --home is given; WERF_HOME does not count.
+    let cli = match cli.command {
+        Command::Stress(args) => return stress::run(cli.home.as_deref(), args),
+        command => Cli { command, ..cli },
+    };
     let home = WerfHome::resolve(cli.home.as_deref())?;
     match cli.command {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::Locks(args) => lock::run_locks(&home, args),
         Command::Gc(args) => lock::run_gc(&home, args),
         Command::Cache(args) => cache::run(&home, args),
+        Command::StressWorker(args) => stress::worker::run(home, args).map(|()| ExitCode::SUCCESS),
+        Command::Stress(_) => unreachable!("handled above"),
     }
 }
