@@ -4,8 +4,10 @@
 //! unavailable, 74 I/O error, 75 lock not acquired; `lock` otherwise exits with its
 //! command's status.
 
+mod cache;
 mod exit;
 mod lock;
+mod stress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +44,11 @@ enum Command {
     Lock(lock::LockArgs),
     Locks(lock::LocksArgs),
     Gc(lock::GcArgs),
+    Cache(cache::CacheArgs),
+    Stress(stress::StressArgs),
+    /// One process of `stress` (internal).
+    #[command(hide = true)]
+    StressWorker(stress::worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,11 +66,19 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     // werf-sync's commands work on this host's werf home, so an unset address means :local
     // (werf's default for a local stages storage). Checked first: it is pure input.
     let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
+    // `stress` runs on a temporary home unless --home is given; WERF_HOME does not count.
+    let cli = match cli.command {
+        Command::Stress(args) => return stress::run(cli.home.as_deref(), args),
+        command => Cli { command, ..cli },
+    };
     let home = WerfHome::resolve(cli.home.as_deref())?;
     Synchronization::new(address, home.clone()).ensure_available()?;
     match cli.command {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::Locks(args) => lock::run_locks(&home, args),
         Command::Gc(args) => lock::run_gc(&home, args),
+        Command::Cache(args) => cache::run(&home, args),
+        Command::StressWorker(args) => stress::worker::run(home, args).map(|()| ExitCode::SUCCESS),
+        Command::Stress(_) => unreachable!("handled above"),
     }
 }
