@@ -1,12 +1,14 @@
-//! The backend conformance suite run against every backend this build has: the local one
-//! must pass, the remote stubs must fail clearly, and a deliberately broken backend must
-//! be caught (so the suite itself can fail).
+//! The conformance suites run against the local backend (which must pass) and against
+//! deliberately broken fakes (which must be caught, so the suites can fail).
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use werf_sync::address::Mode;
-use werf_sync::backend::{conformance, LockBackend};
-use werf_sync::{Address, Error, LockHandle, LockManager, Locker, Synchronization, WerfHome};
+use werf_sync::backend::{conformance, CacheBackend, LockBackend};
+use werf_sync::{
+    Address, Error, LockHandle, LockManager, Locker, StageId, StagesStorageCache, Synchronization,
+    WerfHome,
+};
 
 fn temp_home() -> (tempfile::TempDir, WerfHome) {
     let dir = tempfile::tempdir().unwrap();
@@ -21,89 +23,19 @@ fn local_lock_backend_conforms() {
 }
 
 #[test]
+fn local_cache_backend_conforms() {
+    let (_dir, home) = temp_home();
+    conformance::cache_backend(&|| Box::new(StagesStorageCache::new(home.clone()))).unwrap();
+}
+
+#[test]
 fn local_synchronization_conforms() {
     let (_dir, home) = temp_home();
     let address = Address::parse(":local").unwrap();
-    Synchronization::new(address.clone(), home.clone())
-        .ensure_available()
-        .unwrap();
-    conformance::lock_backend(&|| Synchronization::new(address.clone(), home.clone()).into_locks())
-        .unwrap();
-}
-
-const REMOTE: [(&str, Mode, &str); 3] = [
-    (
-        "kubernetes://werf-sync:ctx@base64:c2VjcmV0LWt1YmVjb25maWc=",
-        Mode::Kubernetes,
-        "kubernetes://werf-sync:ctx@base64:[REDACTED]",
-    ),
-    (
-        "https://user:secret-pw@sync.example:8443/x?token=secret-t",
-        Mode::Http,
-        "https://sync.example:8443/x",
-    ),
-    (
-        "http://localhost:55581",
-        Mode::Http,
-        "http://localhost:55581",
-    ),
-];
-
-#[test]
-fn remote_stubs_fail_every_call_naming_mode_and_address() {
-    let (_dir, home) = temp_home();
-    for (text, mode, redacted) in REMOTE {
-        let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
-        let locks = sync.locks();
-        let handle = LockHandle {
-            uuid: "u".into(),
-            lock_name: "n".into(),
-        };
-        let results = [
-            sync.ensure_available(),
-            locks.lock_stage("p", "d").map(drop),
-            locks.lock_stage_cache("p", "d").map(drop),
-            locks.lock_image("i").map(drop),
-            locks.lock_stages_and_images("p", true).map(drop),
-            locks.lock_deploy_process("p", "r", "c").map(drop),
-            locks.unlock(&handle),
-        ];
-        for result in results {
-            let err = result.unwrap_err();
-            let Error::Unsupported { mode: m, address } = &err else {
-                panic!("{text}: expected Unsupported, got {err:?}");
-            };
-            assert_eq!((*m, address.as_str()), (mode, redacted));
-            let message = err.to_string();
-            assert!(message.contains(&format!("synchronization mode {mode} is not supported")));
-            assert!(message.contains(redacted), "{message}");
-            assert!(!message.contains("secret"), "{message}");
-        }
-        // Nothing was created below the home: the stubs touch nothing.
-        assert!(!home.path().join("service").exists());
-    }
-}
-
-#[test]
-fn remote_stubs_fail_the_suite_at_the_first_call() {
-    let (_dir, home) = temp_home();
-    for (text, mode, _) in REMOTE {
-        let address = Address::parse(text).unwrap();
-        let failure = conformance::lock_backend(&|| {
-            Synchronization::new(address.clone(), home.clone()).into_locks()
-        })
-        .unwrap_err();
-        assert_eq!(failure.check, conformance::LOCK_CHECKS[0].0);
-        assert!(
-            failure
-                .message
-                .starts_with("lock_stage: synchronization mode")
-                && failure
-                    .message
-                    .contains(&format!("{mode} is not supported")),
-            "{failure}"
-        );
-    }
+    let connect = || Synchronization::new(address.clone(), home.clone());
+    connect().ensure_available().unwrap();
+    conformance::lock_backend(&|| connect().into_locks()).unwrap();
+    conformance::cache_backend(&|| connect().into_cache()).unwrap();
 }
 
 /// Hands out handles without locking anything: must fail the exclusion check.
@@ -114,11 +46,12 @@ struct NoExclusion {
 
 impl NoExclusion {
     fn grant(&self, name: String) -> werf_sync::Result<LockHandle> {
+        let mut held = self.held.lock().unwrap();
         let handle = LockHandle {
-            uuid: format!("fake-{}", self.held.lock().unwrap().len()),
+            uuid: format!("fake-{}", held.len()),
             lock_name: name,
         };
-        self.held.lock().unwrap().push(handle.clone());
+        held.push(handle.clone());
         Ok(handle)
     }
 }
@@ -154,8 +87,64 @@ impl LockBackend for NoExclusion {
 }
 
 #[test]
-fn suite_catches_a_backend_that_does_not_exclude() {
+fn lock_suite_catches_a_backend_that_does_not_exclude() {
     let failure = conformance::lock_backend(&|| Box::new(NoExclusion::default())).unwrap_err();
     assert_eq!(failure.check, "exclusive lock excludes");
     assert!(failure.message.contains("must wait"), "{failure}");
+}
+
+type Entries = HashMap<(String, String), Vec<StageId>>;
+
+/// An in-memory cache shared by its clients whose delete_all_stages forgets nothing.
+#[derive(Debug, Default)]
+struct ResetIgnored {
+    entries: Arc<Mutex<Entries>>,
+}
+
+impl CacheBackend for ResetIgnored {
+    fn get_all_stages(&self, project: &str) -> werf_sync::Result<Option<Vec<StageId>>> {
+        let entries = self.entries.lock().unwrap();
+        let mine: Vec<&Vec<StageId>> = entries
+            .iter()
+            .filter(|((p, _), _)| p == project)
+            .map(|(_, stages)| stages)
+            .collect();
+        Ok((!mine.is_empty()).then(|| mine.into_iter().flatten().cloned().collect()))
+    }
+    fn delete_all_stages(&self, _: &str) -> werf_sync::Result<()> {
+        Ok(())
+    }
+    fn get_stages_by_digest(&self, p: &str, d: &str) -> werf_sync::Result<Option<Vec<StageId>>> {
+        let key = (p.to_owned(), d.to_owned());
+        Ok(self.entries.lock().unwrap().get(&key).cloned())
+    }
+    fn store_stages_by_digest(&self, p: &str, d: &str, s: &[StageId]) -> werf_sync::Result<()> {
+        let key = (p.to_owned(), d.to_owned());
+        self.entries.lock().unwrap().insert(key, s.to_vec());
+        Ok(())
+    }
+    fn delete_stages_by_digest(&self, p: &str, d: &str) -> werf_sync::Result<()> {
+        let key = (p.to_owned(), d.to_owned());
+        self.entries.lock().unwrap().remove(&key);
+        Ok(())
+    }
+}
+
+#[test]
+fn cache_suite_catches_a_reset_that_forgets_nothing() {
+    let entries = Arc::new(Mutex::new(Entries::new()));
+    let failure = conformance::cache_backend(&|| {
+        Box::new(ResetIgnored {
+            entries: entries.clone(),
+        })
+    })
+    .unwrap_err();
+    assert_eq!(failure.check, "delete all forgets the project");
+}
+
+#[test]
+fn cache_suite_catches_clients_that_do_not_share() {
+    // Every client gets its own memory: the second client does not see the first's store.
+    let failure = conformance::cache_backend(&|| Box::new(ResetIgnored::default())).unwrap_err();
+    assert_eq!(failure.check, "entries are shared between clients");
 }

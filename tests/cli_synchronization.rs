@@ -83,6 +83,22 @@ fn remote_address_exits_69_naming_the_mode() {
 }
 
 #[test]
+fn every_command_refuses_a_remote_address() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["lock", "n", "--", "true"],
+        vec!["locks"],
+        vec!["gc"],
+        vec!["cache", "ls", "p"],
+        vec!["stress", "--processes", "1", "--iterations", "1"],
+    ] {
+        let out = werf_sync(home.path(), Some("kubernetes://ns"), &args);
+        assert_eq!(out.status.code(), Some(69), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn invalid_address_exits_65_with_werfs_text() {
     let home = tempfile::tempdir().unwrap();
     let out = werf_sync(home.path(), Some("ftp://h"), &["locks"]);

@@ -3,9 +3,12 @@
 //!
 //! - [`LockBackend`]: werf's lock manager (`storage.LockManager`): lock by werf's operations,
 //!   unlock by handle. Handles serialize as lockgate's `{"uuid","lockName"}`.
+//! - [`CacheBackend`]: werf's stages storage cache (`storage.StagesStorageCache`): its five
+//!   operations.
 //! - [`Synchronization`]: the backends an address selects.
 //!
-//! Implementations: [`local`] (`:local`, real: the crate's [`LockManager`](crate::LockManager)),
+//! Implementations: [`local`] (`:local`, real: the crate's [`LockManager`](crate::LockManager)
+//! and [`StagesStorageCache`](crate::StagesStorageCache)),
 //! [`kubernetes`] and [`http`] (stubs that carry the parsed address and fail every call
 //! with [`Error::Unsupported`]; their module docs specify the protocol to implement).
 //! [`conformance`] is the behaviour every implementation must show, written once against
@@ -26,6 +29,7 @@
 use std::fmt;
 
 use crate::address::Address;
+use crate::cache::{StageId, StagesStorageCache};
 use crate::error::Result;
 use crate::home::WerfHome;
 use crate::lock::Locker;
@@ -67,6 +71,36 @@ macro_rules! unsupported_backend {
                 Err(self.unsupported())
             }
         }
+
+        impl $crate::backend::CacheBackend for $stub {
+            fn ensure_available(&self) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn get_all_stages(&self, _: &str) -> $crate::Result<Option<Vec<$crate::StageId>>> {
+                Err(self.unsupported())
+            }
+            fn delete_all_stages(&self, _: &str) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn get_stages_by_digest(
+                &self,
+                _: &str,
+                _: &str,
+            ) -> $crate::Result<Option<Vec<$crate::StageId>>> {
+                Err(self.unsupported())
+            }
+            fn store_stages_by_digest(
+                &self,
+                _: &str,
+                _: &str,
+                _: &[$crate::StageId],
+            ) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn delete_stages_by_digest(&self, _: &str, _: &str) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+        }
     };
 }
 
@@ -77,6 +111,17 @@ pub mod local;
 
 pub use http::HttpBackend;
 pub use kubernetes::KubernetesBackend;
+
+/// Fails with [`Error::Unsupported`](crate::Error::Unsupported) when this build has no
+/// working backend for `address` (anything but `:local`). Needs no werf home and contacts
+/// nothing: for a caller that must refuse before it even picks a home.
+pub fn ensure_supported(address: &Address) -> Result<()> {
+    match address {
+        Address::Local => Ok(()),
+        Address::Kubernetes(a) => LockBackend::ensure_available(&KubernetesBackend::new(a.clone())),
+        Address::Http(a) => LockBackend::ensure_available(&HttpBackend::new(a.clone())),
+    }
+}
 
 /// werf's lock manager: the locks werf takes while building and deploying (spec §3).
 ///
@@ -117,12 +162,45 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
     fn unlock(&self, handle: &LockHandle) -> Result<()>;
 }
 
-/// The synchronization an [`Address`] selects: its lock backend (and, with the stages
-/// storage cache, its cache backend).
+/// werf's stages storage cache: for each (project, digest), the IDs of the stages the
+/// stages storage holds (spec §4). A hint, not the truth: a miss is `Ok(None)`, and a
+/// stale entry is found out by the caller, who then resets the project
+/// ([`CacheBackend::delete_all_stages`]) and retries.
+///
+/// Object-safe; implementations are usable from any thread.
+pub trait CacheBackend: Send + Sync + fmt::Debug {
+    /// Checks that the backend can be used at all (a remote one would contact its server).
+    /// The default does nothing.
+    fn ensure_available(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// `GetAllStages`: every stage cached for `project`, concatenated over its digests
+    /// (order unspecified); `None` when nothing at all is cached for the project.
+    fn get_all_stages(&self, project: &str) -> Result<Option<Vec<StageId>>>;
+
+    /// `DeleteAllStages`: forgets everything cached for `project` (the cache reset).
+    fn delete_all_stages(&self, project: &str) -> Result<()>;
+
+    /// `GetStagesByDigest`: the stages cached for `digest`, in the order stored; `None` on a
+    /// miss. `Some(vec![])` means "cached: there are no such stages".
+    fn get_stages_by_digest(&self, project: &str, digest: &str) -> Result<Option<Vec<StageId>>>;
+
+    /// `StoreStagesByDigest`: replaces the whole entry of `digest` with `stages`.
+    fn store_stages_by_digest(&self, project: &str, digest: &str, stages: &[StageId])
+        -> Result<()>;
+
+    /// `DeleteStagesByDigest`: forgets the entry of `digest`; a missing entry is not an error.
+    fn delete_stages_by_digest(&self, project: &str, digest: &str) -> Result<()>;
+}
+
+/// The synchronization an [`Address`] selects: its lock backend and its stages storage
+/// cache backend.
 #[derive(Debug)]
 pub struct Synchronization {
     address: Address,
     locks: Box<dyn LockBackend>,
+    cache: Box<dyn CacheBackend>,
 }
 
 impl Synchronization {
@@ -130,12 +208,25 @@ impl Synchronization {
     /// stubs, whose every call (and [`Synchronization::ensure_available`]) fails with
     /// [`Error::Unsupported`](crate::Error::Unsupported). Nothing is touched or contacted here.
     pub fn new(address: Address, home: WerfHome) -> Synchronization {
-        let locks: Box<dyn LockBackend> = match &address {
-            Address::Local => Box::new(LockManager::new(Locker::new(home))),
-            Address::Kubernetes(a) => Box::new(KubernetesBackend::new(a.clone())),
-            Address::Http(a) => Box::new(HttpBackend::new(a.clone())),
+        let (locks, cache): (Box<dyn LockBackend>, Box<dyn CacheBackend>) = match &address {
+            Address::Local => (
+                Box::new(LockManager::new(Locker::new(home.clone()))),
+                Box::new(StagesStorageCache::new(home)),
+            ),
+            Address::Kubernetes(a) => (
+                Box::new(KubernetesBackend::new(a.clone())),
+                Box::new(KubernetesBackend::new(a.clone())),
+            ),
+            Address::Http(a) => (
+                Box::new(HttpBackend::new(a.clone())),
+                Box::new(HttpBackend::new(a.clone())),
+            ),
         };
-        Synchronization { address, locks }
+        Synchronization {
+            address,
+            locks,
+            cache,
+        }
     }
 
     /// `:local` below `home`.
@@ -153,14 +244,25 @@ impl Synchronization {
         self.locks.as_ref()
     }
 
+    /// werf's stages storage cache.
+    pub fn cache(&self) -> &dyn CacheBackend {
+        self.cache.as_ref()
+    }
+
     /// The lock backend, owned (e.g. to move it to another thread).
     pub fn into_locks(self) -> Box<dyn LockBackend> {
         self.locks
     }
 
+    /// The cache backend, owned.
+    pub fn into_cache(self) -> Box<dyn CacheBackend> {
+        self.cache
+    }
+
     /// Fails with [`Error::Unsupported`](crate::Error::Unsupported) when this build cannot
     /// speak the address's protocol, before any work is done.
     pub fn ensure_available(&self) -> Result<()> {
-        self.locks.ensure_available()
+        self.locks.ensure_available()?;
+        self.cache.ensure_available()
     }
 }

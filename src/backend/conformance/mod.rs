@@ -10,17 +10,20 @@
 //!
 //! ```
 //! use werf_sync::backend::conformance;
-//! use werf_sync::{LockManager, Locker, WerfHome};
+//! use werf_sync::{LockManager, Locker, StagesStorageCache, WerfHome};
 //! # let dir = tempfile::tempdir()?;
 //! let home = WerfHome::new(dir.path())?;
 //! conformance::lock_backend(&|| Box::new(LockManager::new(Locker::new(home.clone()))))?;
+//! conformance::cache_backend(&|| Box::new(StagesStorageCache::new(home.clone())))?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cache;
 mod locks;
 
 use std::fmt;
 
+pub use cache::{cache_backend, CacheCheck, ConnectCache, CACHE_CHECKS};
 pub use locks::{lock_backend, ConnectLocks, LockCheck, CONTENTION_WINDOW, LOCK_CHECKS, PATIENCE};
 
 /// A failed conformance check.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use werf_sync::{Address, Synchronization, WerfHome};
+use werf_sync::{Address, WerfHome};
 
 /// werf's `--synchronization=:local`: named file locks shared with werf, fast handoff.
 #[derive(Parser)]
@@ -64,15 +64,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     // werf-sync's commands work on this host's werf home, so an unset address means :local
-    // (werf's default for a local stages storage). Checked first: it is pure input.
+    // (werf's default for a local stages storage). Checked first, for every command: a
+    // remote address must stop us before anything is touched.
     let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
+    werf_sync::backend::ensure_supported(&address)?;
     // `stress` runs on a temporary home unless --home is given; WERF_HOME does not count.
     let cli = match cli.command {
         Command::Stress(args) => return stress::run(cli.home.as_deref(), args),
         command => Cli { command, ..cli },
     };
     let home = WerfHome::resolve(cli.home.as_deref())?;
-    Synchronization::new(address, home.clone()).ensure_available()?;
     match cli.command {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::Locks(args) => lock::run_locks(&home, args),
