@@ -7,10 +7,9 @@
 //!   operations.
 //! - [`Synchronization`]: the backends an address selects.
 //!
-//! Implementations: [`local`] (`:local`, real: the crate's [`LockManager`](crate::LockManager)
-//! and [`StagesStorageCache`](crate::StagesStorageCache)),
-//! [`kubernetes`] and [`http`] (stubs that carry the parsed address and fail every call
-//! with [`Error::Unsupported`]; their module docs specify the protocol to implement).
+//! Implementations: [`local`] (`:local`, real: the crate's [`LockManager`] and
+//! [`StagesStorageCache`]), [`kubernetes`] and [`http`] (stubs that carry the parsed address
+//! and fail every call with [`Error::Unsupported`](crate::Error::Unsupported); their module docs specify the protocol to implement).
 //! [`conformance`] is the behaviour every implementation must show, written once against
 //! the traits.
 //!
