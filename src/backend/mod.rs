@@ -125,8 +125,9 @@ pub fn ensure_supported(address: &Address) -> Result<()> {
 /// werf's lock manager: the locks werf takes while building and deploying (spec §3).
 ///
 /// Every lock is held until [`LockBackend::unlock`] with its handle; there is no re-entrancy
-/// (a second acquire of a held exclusive lock waits, even from the same process). Waits have
-/// no timeout, as in werf. Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
+/// (a second acquire of a held exclusive lock waits, even from the same process; `:local`
+/// fails with [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead when the waiting
+/// thread is the holder). Waits have no timeout, as in werf. Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
 /// Implementations are usable from any thread.
 pub trait LockBackend: Send + Sync + fmt::Debug {
     /// Checks that the backend can be used at all (a remote one would contact its server),
