@@ -2,15 +2,15 @@
 //! that exist in the stages storage, in werf's own files at
 //! `<home>/shared_context/storage/stages_storage_cache/1/<PROJECT>/<DIGEST>`.
 //!
-//! - **Format** ([`record`]): byte-identical to werf's; a file that cannot be read or parsed
+//! - **Format** (`record`): byte-identical to werf's; a file that cannot be read or parsed
 //!   is a miss, reported through [`StagesStorageCache::on_unreadable`], never an error.
 //! - **Concurrency**: reads take no lock. Writes and deletes take the lock werf takes (named
 //!   by the cache root's path), so they serialize with werf's writers; every write is atomic
-//!   ([`write`]), so our readers never see a torn record. (werf writes in place, so a record
+//!   (`write`), so our readers never see a torn record. (werf writes in place, so a record
 //!   being written *by werf* may read as torn — that is a miss.)
-//! - **Paths** ([`path`]): PROJECT and DIGEST are validated; nothing is ever created, read or
+//! - **Paths** (`path`): PROJECT and DIGEST are validated; nothing is ever created, read or
 //!   removed outside the cache root, and no symlink inside it is followed.
-//! - **Coherence** ([`reset`]): the `should reset storage cache` error marker and werf's
+//! - **Coherence** (`reset`): the `should reset storage cache` error marker and werf's
 //!   reset-and-retry loop.
 
 mod ops;
@@ -35,6 +35,17 @@ use crate::error::{Error, Result};
 use crate::home::{WerfHome, STAGES_STORAGE_CACHE_SUBDIR};
 use crate::sys;
 use crate::Locker;
+
+/// werf's bytes for a record of `stages` (what a store writes): `{"stages":[...]}` plus
+/// `\n`, `{"stages":null}` when empty.
+pub fn encode_record(stages: &[StageId]) -> Vec<u8> {
+    record::encode(stages)
+}
+
+/// Parses a record in werf's format: exactly `{"stages": null | [{"digest": string, "uniqueID": int64}, ...]}`; anything else (legacy `signature` keys, string IDs, extra keys) is an error.
+pub fn decode_record(bytes: &[u8]) -> Result<Vec<StageId>> {
+    record::decode(bytes).map_err(|e| Error::invalid("stages storage cache record", e.to_string()))
+}
 
 /// Mode of the directories the cache creates: werf's `os.ModePerm`, narrowed by the umask.
 const DIR_MODE: libc::mode_t = 0o777;

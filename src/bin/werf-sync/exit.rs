@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use werf_sync::Error;
 
+/// A cache miss (`cache get`, `cache ls`), as grep(1) exits 1 when nothing matched.
+pub const MISS: u8 = 1;
 /// EX_DATAERR: the input was invalid.
 pub const INVALID_INPUT: u8 = 65;
 /// EX_SOFTWARE: an internal error (a deadlock the crate refused to enter).

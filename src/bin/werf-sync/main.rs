@@ -4,6 +4,7 @@
 //! unavailable, 74 I/O error, 75 lock not acquired; `lock` otherwise exits with its
 //! command's status.
 
+mod cache;
 mod exit;
 mod lock;
 
@@ -30,6 +31,7 @@ enum Command {
     Lock(lock::LockArgs),
     Locks(lock::LocksArgs),
     Gc(lock::GcArgs),
+    Cache(cache::CacheArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +51,6 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::Locks(args) => lock::run_locks(&home, args),
         Command::Gc(args) => lock::run_gc(&home, args),
+        Command::Cache(args) => cache::run(&home, args),
     }
 }
