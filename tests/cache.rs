@@ -267,9 +267,11 @@ fn bit_flips_never_fail_or_panic() {
         for bit in 0..8 {
             let mut bytes = golden.clone().into_bytes();
             bytes[byte] ^= 1 << bit;
-            f.plant("flipped", &bytes);
+            // A fresh file per flip: rewriting one file would make ext4 flush it each time.
+            let name = format!("flipped-{byte}-{bit}");
+            f.plant(&name, &bytes);
             // A flip may still be a valid record (a digit changed); then it is read as one.
-            if let Some(stages) = f.cache.get_stages_by_digest(PROJECT, "flipped").unwrap() {
+            if let Some(stages) = f.cache.get_stages_by_digest(PROJECT, &name).unwrap() {
                 assert_eq!(stages.len(), 1);
             }
         }
@@ -641,4 +643,35 @@ fn retry_on_reset_is_bounded_and_passes_other_errors_through() {
     });
     assert_eq!(result.unwrap_err().0, "registry unreachable");
     assert_eq!(calls, 1);
+}
+
+#[test]
+fn entries_with_non_utf8_names_are_skipped_by_readers_and_removed_by_deletes() {
+    use std::os::unix::ffi::OsStrExt;
+    let f = fixture();
+    f.cache
+        .store_stages_by_digest(PROJECT, "aaa", &[StageId::new("aaa", 1)])
+        .unwrap();
+    let odd = f
+        .cache
+        .root()
+        .join(PROJECT)
+        .join(std::ffi::OsStr::from_bytes(b"\xff\xfe"));
+    fs::write(&odd, "{\"stages\":null}\n").unwrap();
+    fs::create_dir(f.cache.root().join(PROJECT).join("a-dir")).unwrap();
+    fs::write(
+        f.cache
+            .root()
+            .join(PROJECT)
+            .join("a-dir")
+            .join(std::ffi::OsStr::from_bytes(b"\xff")),
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        f.cache.get_all_stages(PROJECT).unwrap(),
+        Some(vec![StageId::new("aaa", 1)])
+    );
+    f.cache.delete_all_stages(PROJECT).unwrap();
+    assert_eq!(fs::read_dir(f.cache.root()).unwrap().count(), 0);
 }

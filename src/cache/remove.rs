@@ -2,6 +2,7 @@
 //! descriptors and without following symlinks: nothing outside the cache root is touched,
 //! whatever was planted inside it.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -15,11 +16,11 @@ const MAX_DEPTH: usize = 16;
 
 /// Removes `name` from `dir`: a file or symlink is unlinked, a directory removed with its
 /// contents. A missing entry is not an error.
-pub(crate) fn remove_entry(dir: BorrowedFd<'_>, dir_path: &Path, name: &str) -> Result<()> {
+pub(crate) fn remove_entry(dir: BorrowedFd<'_>, dir_path: &Path, name: &OsStr) -> Result<()> {
     remove_at_depth(dir, dir_path, name, 0)
 }
 
-fn remove_at_depth(dir: BorrowedFd<'_>, dir_path: &Path, name: &str, depth: usize) -> Result<()> {
+fn remove_at_depth(dir: BorrowedFd<'_>, dir_path: &Path, name: &OsStr, depth: usize) -> Result<()> {
     let path = dir_path.join(name);
     match sys::unlink_at(dir, name) {
         Ok(()) => return Ok(()),
@@ -60,7 +61,10 @@ pub(crate) fn remove_stale(dir: BorrowedFd<'_>, dir_path: &Path, prefix: &str) {
             return;
         }
     };
-    for entry in entries.iter().filter(|e| e.starts_with(prefix)) {
+    let stale = entries
+        .iter()
+        .filter(|e| e.as_encoded_bytes().starts_with(prefix.as_bytes()));
+    for entry in stale {
         if let Err(e) = remove_entry(dir, dir_path, entry) {
             log::warn!("werf-sync: cannot remove a stale cache entry: {e}");
         }
@@ -90,6 +94,6 @@ pub(crate) fn delete_project(
     if fsync {
         sys::fsync(root).map_err(|e| Error::io("cannot sync directory", root_path, e))?;
     }
-    remove_entry(root, root_path, &aside)?;
+    remove_entry(root, root_path, aside.as_ref())?;
     Ok(true)
 }
