@@ -675,3 +675,57 @@ fn entries_with_non_utf8_names_are_skipped_by_readers_and_removed_by_deletes() {
     f.cache.delete_all_stages(PROJECT).unwrap();
     assert_eq!(fs::read_dir(f.cache.root()).unwrap().count(), 0);
 }
+
+#[test]
+fn get_all_stages_never_sees_a_half_deleted_project() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    const RECORDS: i64 = 20;
+    let f = fixture();
+    // `generation` is odd while the writer fills the project (partial views are legitimate
+    // then) and even while the project is full or being deleted.
+    let generation = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (cache, generation, stop) =
+            (f.cache.clone(), Arc::clone(&generation), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let (mut checked, mut full, mut gone) = (0, 0, 0);
+            while !stop.load(SeqCst) {
+                let before = generation.load(SeqCst);
+                let all = cache.get_all_stages(PROJECT).unwrap();
+                if before % 2 == 1 || generation.load(SeqCst) != before {
+                    continue;
+                }
+                checked += 1;
+                match all {
+                    None => gone += 1,
+                    Some(stages) if stages.len() == RECORDS as usize => full += 1,
+                    Some(stages) => panic!(
+                        "a half-deleted project: {} of {RECORDS} stages",
+                        stages.len()
+                    ),
+                }
+            }
+            (checked, full, gone)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < deadline {
+        generation.fetch_add(1, SeqCst); // odd: filling
+        for i in 0..RECORDS {
+            let digest = format!("d{i:02}");
+            f.cache
+                .store_stages_by_digest(PROJECT, &digest, &[StageId::new(&digest, i)])
+                .unwrap();
+        }
+        generation.fetch_add(1, SeqCst); // even: full, then deleted
+        std::thread::sleep(Duration::from_micros(200));
+        f.cache.delete_all_stages(PROJECT).unwrap();
+    }
+    stop.store(true, SeqCst);
+    let (checked, full, gone) = reader.join().unwrap();
+    assert!(
+        full > 0 && gone > 0,
+        "the reader saw {full} full and {gone} deleted projects in {checked} checked reads"
+    );
+}
