@@ -55,7 +55,10 @@ pub fn encode_record(stages: &[StageId]) -> Vec<u8> {
     record::encode(stages)
 }
 
-/// Parses a record in werf's format: exactly `{"stages": null | [{"digest": string, "uniqueID": int64}, ...]}`; anything else (legacy `signature` keys, string IDs, extra keys) is an error.
+/// Parses a record in werf's format: exactly
+/// `{"stages": null | [{"digest": string, "uniqueID": int64}, ...]}` (any whitespace).
+/// Anything else — legacy `signature` keys, string IDs, extra or missing keys — is an
+/// [`Error::InvalidArgument`] saying why.
 pub fn decode_record(bytes: &[u8]) -> Result<Vec<StageId>> {
     record::decode(bytes).map_err(|e| Error::invalid("stages storage cache record", e.to_string()))
 }
