@@ -127,7 +127,10 @@ pub(crate) fn unlink_at(
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
-pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<libc::stat> {
+pub(crate) fn stat_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<libc::stat> {
     let c = c_name(name)?;
     // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -312,4 +315,20 @@ fn clear_errno() {
     unsafe {
         *libc::__error() = 0
     };
+}
+
+/// Whether a process with this pid exists: `kill(pid, 0)` checks without signalling; ESRCH
+/// means there is none, EPERM that there is one we may not signal.
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 performs only the existence and permission checks.
+    match check(unsafe { libc::kill(pid, 0) }) {
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() == Some(libc::EPERM),
+    }
 }

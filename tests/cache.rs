@@ -517,18 +517,30 @@ fn a_purged_home_is_recreated_on_demand() {
 }
 
 #[test]
-fn stale_temporary_files_are_removed_by_the_next_writer() {
+fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
     let f = fixture();
-    f.plant(".tmp-999999-0", b"half a rec");
-    f.plant(".tmp-999999-1", b"");
+    // pid 1 is alive (in any pid namespace); pids above the kernel's maximum never are.
+    f.plant(".tmp-4194305-0", b"half a rec");
+    f.plant(&format!(".tmp-{}-99", std::process::id()), b"");
+    f.plant(".tmp-not-a-pid", b"");
+    f.plant(".tmp-1-0", b"a live writer's");
+    let old = f.plant(".tmp-1-1", b"a live pid, but two hours old");
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
     f.cache
         .store_stages_by_digest(PROJECT, DIGEST, &[])
         .unwrap();
-    let names: Vec<String> = fs::read_dir(f.cache.root().join(PROJECT))
+    let mut names: Vec<String> = fs::read_dir(f.cache.root().join(PROJECT))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, vec![DIGEST.to_owned()]);
+    names.sort();
+    assert_eq!(names, vec![".tmp-1-0".to_owned(), DIGEST.to_owned()]);
 }
 
 #[test]
