@@ -57,6 +57,9 @@ fn spawn_child(test: &str, home: &Path, id: u64, millis: u64, out: &Path) -> Chi
         .env(ENV_ID, id.to_string())
         .env(ENV_MILLIS, millis.to_string())
         .env(ENV_OUT, out)
+        // The child's own "test result" lines would read as this suite's; its panics still
+        // reach stderr.
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap()
 }
