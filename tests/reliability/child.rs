@@ -26,6 +26,7 @@ fn roles() -> HashMap<&'static str, Role> {
         ("descriptors", crate::descriptors::child as Role),
         ("purge-worker", crate::purge::worker as Role),
         ("load-worker", crate::load::worker as Role),
+        ("as-nobody", crate::users::as_nobody as Role),
     ])
 }
 

@@ -9,10 +9,12 @@
 mod child;
 mod crash;
 mod descriptors;
+mod hostile;
 mod load;
 mod purge;
 mod rng;
 mod support;
+mod users;
 
 /// Not a test: the entry point of the child processes the tests spawn. Run without the
 /// child-role variable (as in a normal `cargo test`), it does nothing.
