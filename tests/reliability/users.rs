@@ -11,7 +11,7 @@
 //! one user do.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use werf_sync::{Error, LockMode, LockOptions, Locker, StageId, StagesStorageCache, WerfHome};
@@ -125,7 +125,8 @@ fn drop_to_nobody() {
 /// Root's 0600 lock file and root's 0755 locks directory: every attempt fails at once with
 /// EACCES naming the file; reads of root's cache work, writes fail naming the directory.
 fn denied(locker: &Locker, home: &WerfHome) {
-    let attempts: [(&str, Box<dyn Fn() -> Result<(), Error>>); 4] = [
+    type Attempt<'a> = Box<dyn Fn() -> Result<(), Error> + 'a>;
+    let attempts: [(&str, Attempt); 4] = [
         (
             "existing, try",
             Box::new(|| locker.try_lock("roots", LockMode::Exclusive).map(drop)),
@@ -185,11 +186,11 @@ fn contend(locker: &Locker) {
         "shared",
         LockOptions::exclusive().timeout(Duration::from_secs(30)),
     );
-    shared.expect("root released it");
+    drop(shared.expect("root released it"));
     drop(mine);
 }
 
-fn assert_eacces(err: &Error, path: &PathBuf) {
+fn assert_eacces(err: &Error, path: &Path) {
     let text = err.to_string();
     assert!(
         matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EACCES)),
