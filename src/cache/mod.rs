@@ -173,10 +173,11 @@ impl StagesStorageCache {
         Ok(fd.map(|fd| self.cache_root(fd)))
     }
 
-    /// The cache root for a writer, created if missing and re-opened if it was removed.
+    /// The cache root for a writer, created if missing and re-opened if it was removed,
+    /// moved aside or replaced.
     fn root_for_write(&self) -> Result<Arc<OwnedFd>> {
         if let Some(fd) = self.cached_root() {
-            if !self.is_removed(&fd)? {
+            if self.is_current(&fd)? {
                 return Ok(fd);
             }
         }
@@ -193,6 +194,24 @@ impl StagesStorageCache {
         let st = sys::fstat(fd.as_fd())
             .map_err(|e| Error::io("cannot stat directory", &self.inner.root, e))?;
         Ok(st.st_nlink == 0)
+    }
+
+    /// Whether `fd` is still the directory at the cache root's path: not removed, and not
+    /// moved aside or replaced (`mv`, a purge racing a re-create) — otherwise a write would
+    /// land in a directory that werf and every other reader no longer look in. One `lstat`
+    /// of the root's path per write.
+    fn is_current(&self, fd: &OwnedFd) -> Result<bool> {
+        let root = &self.inner.root;
+        let open =
+            sys::fstat(fd.as_fd()).map_err(|e| Error::io("cannot stat directory", root, e))?;
+        if open.st_nlink == 0 {
+            return Ok(false);
+        }
+        match sys::lstat(root) {
+            Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (open.st_dev, open.st_ino)),
+            Err(e) if sys::is_path_gone(&e) => Ok(false),
+            Err(e) => Err(Error::io("cannot stat directory", root, e)),
+        }
     }
 
     /// After a lookup below the cached root found nothing: if the root itself was removed

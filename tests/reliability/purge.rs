@@ -293,3 +293,25 @@ pub fn worker() -> i32 {
     eprintln!("purge worker {}: {report:?}", std::process::id());
     0
 }
+
+#[test]
+fn cache_stores_after_the_cache_dir_moved_aside_land_where_others_look() {
+    use werf_sync::{StageId, StagesStorageCache};
+    const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+    let (_tmp, locker) = support::temp_home();
+    let cache = StagesStorageCache::new(locker.home().clone());
+    let old = [StageId::new(DIGEST, 1)];
+    cache.store_stages_by_digest("p", DIGEST, &old).unwrap();
+    let home = locker.home().path();
+    std::fs::rename(home.join("shared_context"), home.join("shared_context.old")).unwrap();
+    let new = [StageId::new(DIGEST, 2)];
+    cache.store_stages_by_digest("p", DIGEST, &new).unwrap();
+    let fresh = StagesStorageCache::new(locker.home().clone());
+    assert_eq!(
+        fresh.get_stages_by_digest("p", DIGEST).unwrap(),
+        Some(new.to_vec()),
+        "the store went to the directory that was moved aside"
+    );
+    cache.delete_stages_by_digest("p", DIGEST).unwrap();
+    assert_eq!(fresh.get_stages_by_digest("p", DIGEST).unwrap(), None);
+}
