@@ -9,6 +9,7 @@
 mod child;
 mod crash;
 mod descriptors;
+mod fuzz;
 mod hostile;
 mod load;
 mod purge;
