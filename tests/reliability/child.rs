@@ -24,6 +24,7 @@ fn roles() -> HashMap<&'static str, Role> {
     HashMap::from([
         ("crash-worker", crate::crash::worker as Role),
         ("descriptors", crate::descriptors::child as Role),
+        ("disk-full", crate::diskfull::child as Role),
         ("purge-worker", crate::purge::worker as Role),
         ("load-worker", crate::load::worker as Role),
         ("as-nobody", crate::users::as_nobody as Role),

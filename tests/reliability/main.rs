@@ -9,6 +9,7 @@
 mod child;
 mod crash;
 mod descriptors;
+mod diskfull;
 mod fuzz;
 mod hostile;
 mod load;
