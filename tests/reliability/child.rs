@@ -23,6 +23,7 @@ type Role = fn() -> i32;
 fn roles() -> HashMap<&'static str, Role> {
     HashMap::from([
         ("crash-worker", crate::crash::worker as Role),
+        ("crash-cache-writer", crate::crash::cache_writer as Role),
         ("descriptors", crate::descriptors::child as Role),
         ("disk-full", crate::diskfull::child as Role),
         ("purge-worker", crate::purge::worker as Role),

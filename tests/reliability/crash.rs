@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use werf_sync::{LockMode, LockOptions, Locker, WerfHome};
+use werf_sync::{LockMode, LockOptions, Locker, StagesStorageCache, WerfHome};
 
 use crate::child;
 use crate::rng::Rng;
@@ -50,6 +50,95 @@ fn sigkill_at_random_points_leaves_no_stale_lock_and_no_leftover() {
         "only {acquisitions} exclusive acquisitions in {kills} kill cycles: the workers barely ran"
     );
     assert_no_stale_lock_or_leftover(&locker);
+}
+
+/// Cache writers killed at random points: every read between kills is one complete record
+/// (the old or a new one, never torn, never missing), and what killed writers leave behind
+/// is neither read as a record nor in a later writer's way.
+#[test]
+fn sigkill_cache_writers_leaves_the_old_or_the_new_record() {
+    use crate::load::{identify, record, DIGEST, PROJECT};
+    let (_tmp, locker) = support::temp_home();
+    let kills = support::scale(200, 3_000);
+    let mut rng = Rng::from_env("cache crash loop");
+    let cache = StagesStorageCache::new(locker.home().clone());
+    cache
+        .store_stages_by_digest(PROJECT, DIGEST, &record(0, 0))
+        .unwrap();
+    let env = |writer: u64| {
+        vec![
+            ("CRASH_HOME", locker.home().path().display().to_string()),
+            ("CRASH_WRITER", writer.to_string()),
+        ]
+    };
+    let mut writers: Vec<_> = (1..=WORKERS as u64)
+        .map(|w| child::spawn_ready("crash-cache-writer", &env(w)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let project_dir = cache.root().join(PROJECT);
+    let entries = |dir: &Path| std::fs::read_dir(dir).unwrap().count();
+    let mut mid_store = 0;
+    for kill in 0..kills {
+        std::thread::sleep(Duration::from_micros(rng.below(3_000)));
+        let victim = rng.below(WORKERS as u64) as usize;
+        support::kill9(&mut writers[victim]);
+        let read = cache.get_stages_by_digest(PROJECT, DIGEST).unwrap();
+        let written = read.as_deref().and_then(identify);
+        assert!(
+            written.is_some(),
+            "after kill {kill}: torn or missing record {read:?}"
+        );
+        seen.insert(written);
+        mid_store += u64::from(entries(&project_dir) > 1);
+        writers[victim] = child::spawn_ready("crash-cache-writer", &env(kill + 1 + WORKERS as u64));
+    }
+    writers.iter_mut().for_each(support::kill9);
+    eprintln!("cache crash loop: {kills} kills, {mid_store} left a temporary file");
+    assert!(
+        mid_store > 0,
+        "no kill landed in the middle of a store; the test proved nothing"
+    );
+    assert!(
+        seen.len() as u64 > kills / 2,
+        "the writers barely wrote: {} records seen",
+        seen.len()
+    );
+    let all = cache.get_all_stages(PROJECT).unwrap().unwrap();
+    assert!(
+        identify(&all).is_some(),
+        "a killed writer's leftover was read as a record"
+    );
+    let fresh = StagesStorageCache::new(locker.home().clone());
+    fresh
+        .store_stages_by_digest(PROJECT, DIGEST, &record(0, 1))
+        .unwrap();
+    let names: Vec<_> = std::fs::read_dir(&project_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        [DIGEST],
+        "leftovers of killed writers were not cleaned up"
+    );
+}
+
+/// Child role: rewrites the record until killed, with and without fsync.
+pub fn cache_writer() -> i32 {
+    use werf_sync::cache::Durability;
+    let home = WerfHome::new(Path::new(&child::env("CRASH_HOME"))).unwrap();
+    let w: u64 = child::env("CRASH_WRITER").parse().unwrap();
+    let cache = StagesStorageCache::new(home);
+    let fsync = cache.clone().with_durability(Durability::Fsync);
+    child::announce_ready();
+    for i in 1.. {
+        let which = if i % 4 == 0 { &fsync } else { &cache };
+        let stages = crate::load::record(w, i);
+        which
+            .store_stages_by_digest(crate::load::PROJECT, crate::load::DIGEST, &stages)
+            .unwrap();
+    }
+    unreachable!("the loop runs until the process is killed")
 }
 
 /// Every lock is free again, and the locks directory holds nothing but lock files.

@@ -61,8 +61,8 @@ fn increment(locker: &Locker, file: &Path, n: u64) {
     }
 }
 
-const PROJECT: &str = "load";
-const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+pub const PROJECT: &str = "load";
+pub const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef01234567";
 const WRITERS: u64 = 4;
 const READERS: u64 = 2;
 
@@ -122,7 +122,7 @@ fn concurrent_cache_rewrites_are_never_read_torn() {
 
 /// The record writer `w` stores in its `i`-th rewrite: 1 to 64 stages, every one carrying
 /// (w, i), so a record made of two writes (torn) cannot pass [`identify`].
-fn record(w: u64, i: u64) -> Vec<StageId> {
+pub fn record(w: u64, i: u64) -> Vec<StageId> {
     let stages = 1 + (i % 64);
     (0..stages)
         .map(|j| {
@@ -136,7 +136,7 @@ fn record(w: u64, i: u64) -> Vec<StageId> {
 }
 
 /// (w, i) of a complete record, `None` for anything else.
-fn identify(stages: &[StageId]) -> Option<(u64, u64)> {
+pub fn identify(stages: &[StageId]) -> Option<(u64, u64)> {
     let id = u64::try_from(stages.first()?.unique_id).ok()?;
     let (w, i) = (id / 1_000_000_000, id % 1_000_000_000);
     (record(w, i) == stages).then_some((w, i))
