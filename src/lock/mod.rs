@@ -16,13 +16,14 @@ mod guard;
 mod holders;
 mod mode;
 pub mod name;
+mod open;
 mod registry;
 mod wait;
 
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 pub use cancel::CancelToken;
@@ -33,15 +34,12 @@ pub use mode::{LockMode, LockOptions, OnWait};
 pub use registry::{held_locks, HeldLock};
 
 use crate::error::{Error, Result};
-use crate::home::{WerfHome, LOCKS_SUBDIR};
+use crate::home::WerfHome;
 use crate::sys::{self, FlockOp};
 use wait::WaitOutcome;
 
 /// lockgate v0.2 retries an acquire this many times when a collector unlinked its file.
 const MAX_VANISHED_RETRIES: u32 = 10;
-
-/// Mode of the locks directory when werf-sync creates it (spec §1).
-const LOCKS_DIR_MODE: libc::mode_t = 0o755;
 
 /// Acquires named locks below one werf home. Cheap to clone; usable from any thread.
 #[derive(Clone, Debug)]
@@ -53,9 +51,10 @@ pub struct Locker {
 struct Inner {
     home: WerfHome,
     locks_dir: PathBuf,
-    /// The open locks directory, so an acquire costs one `openat` of one component. Dropped
-    /// and re-opened when the directory was removed under us (`werf host purge`).
-    dir: RwLock<Option<Arc<OwnedFd>>>,
+    /// The open home, below which an acquire resolves `service/locks/<file>` ([`open`]).
+    home_fd: RwLock<Option<Arc<OwnedFd>>>,
+    /// The open locks directory, for systems without `openat2`, the collector, and errors.
+    locks_dir_fd: RwLock<Option<Arc<OwnedFd>>>,
 }
 
 /// How long an acquire may wait.
@@ -77,7 +76,8 @@ impl Locker {
             inner: Arc::new(Inner {
                 home,
                 locks_dir,
-                dir: RwLock::new(None),
+                home_fd: RwLock::new(None),
+                locks_dir_fd: RwLock::new(None),
             }),
         }
     }
@@ -139,9 +139,10 @@ impl Locker {
                 return Err(Error::Cancelled { name: name.into() });
             }
         }
-        let mut reopen_dir = false;
+        let mut refresh = false;
         for _ in 0..MAX_VANISHED_RETRIES {
-            let file = self.open_lock_file(&file_name, &path, reopen_dir)?;
+            let (file, found) = self.open_lock_file(&file_name, &path, refresh)?;
+            let mut waited = false;
             let file = match try_flock(file, mode, &path)? {
                 Ok(file) => file,
                 Err(_) if matches!(patience, Patience::Try) => return Ok(None),
@@ -156,17 +157,18 @@ impl Locker {
                     if let Some(callback) = on_wait.take() {
                         callback(name);
                     }
+                    waited = true;
                     wait.wait(file, patience)?
                 }
             };
-            if is_at_path(&file, &path)? {
+            if open::is_at_path(&file, &path, waited || found == open::Found::InCachedDir)? {
                 return Ok(Some(LockGuard::new(file, name, path, mode)));
             }
             // The file we locked is no longer the one at its path: a collector unlinked it
-            // between our open and flock, or the locks directory we cached was removed,
-            // moved aside or replaced (`werf host purge`, `mv`). Holding a lock that others
-            // cannot find excludes nobody, so start over from the path.
-            reopen_dir = true;
+            // between our open and flock, or the locks directory was removed, moved aside
+            // or replaced (`werf host purge`, `mv`). Holding a lock that others cannot find
+            // excludes nobody, so start over from the path.
+            refresh = true;
         }
         Err(Error::LockFileVanished {
             name: name.into(),
@@ -175,73 +177,10 @@ impl Locker {
         })
     }
 
-    /// Opens the lock file, re-creating the locks directory if it was removed. With
-    /// `reopen_dir`, the locks directory is looked up afresh instead of using the cached one.
-    fn open_lock_file(
-        &self,
-        file_name: &str,
-        path: &std::path::Path,
-        reopen_dir: bool,
-    ) -> Result<File> {
-        let dir = self.locks_dir(reopen_dir)?;
-        match sys::open_lock_file_at(dir.as_fd(), file_name) {
-            // The directory was removed under us (`werf host purge`): open it afresh.
-            Err(e) if sys::is_not_found(&e) => {
-                let dir = self.locks_dir(true)?;
-                sys::open_lock_file_at(dir.as_fd(), file_name)
-                    .map_err(|e| lock_file_open_error(e, dir.as_fd(), file_name, path))
-            }
-            other => other.map_err(|e| lock_file_open_error(e, dir.as_fd(), file_name, path)),
-        }
-    }
-
-    /// The open locks directory; with `reopen`, opened afresh (creating it if missing).
-    pub(crate) fn locks_dir(&self, reopen: bool) -> Result<Arc<OwnedFd>> {
-        if !reopen {
-            let cached = self
-                .inner
-                .dir
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(dir) = cached.as_ref() {
-                return Ok(Arc::clone(dir));
-            }
-        }
-        let fresh = Arc::new(self.inner.home.open_managed_dir(
-            &LOCKS_SUBDIR,
-            LOCKS_DIR_MODE,
-            "locks directory",
-        )?);
-        *self
-            .inner
-            .dir
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
-        Ok(fresh)
-    }
-
     /// The path of the locks directory.
     pub fn locks_dir_path(&self) -> &std::path::Path {
         &self.inner.locks_dir
     }
-}
-
-fn lock_file_open_error(
-    err: std::io::Error,
-    dir: std::os::fd::BorrowedFd<'_>,
-    file_name: &str,
-    path: &std::path::Path,
-) -> Error {
-    let kind = sys::kind_at(dir, file_name);
-    let wrong_type = sys::is_symlink_refused(&err) || err.raw_os_error() == Some(libc::EISDIR);
-    if wrong_type && kind != sys::FileKind::Missing {
-        return Error::WrongFileType {
-            path: path.into(),
-            role: "lock file",
-            found: kind.describe(),
-        };
-    }
-    Error::io("cannot open lock file", path, err)
 }
 
 /// One `LOCK_NB` attempt: `Ok(Ok(file))` acquired, `Ok(Err(file))` held elsewhere.
@@ -268,35 +207,6 @@ fn flock_error(err: std::io::Error, path: &std::path::Path) -> Error {
         }
     } else {
         Error::io("cannot lock", path, err)
-    }
-}
-
-/// After `flock` succeeded: is the file we locked still the regular file at `path`?
-///
-/// Everyone else — werf, other processes, other lockers — finds the lock file by its path,
-/// so a lock excludes them only while the path names the locked inode. Two things break
-/// that between our open and now: a collector unlinking the file (lockgate v0.2 checks
-/// `st_nlink == 0` for that), and the locks directory we opened through a cached descriptor
-/// having been removed, moved aside or replaced, or the home symlink retargeted. Comparing
-/// the device and inode at the path with our descriptor's catches all of them, for one
-/// `lstat` per acquire (see `benches/acquire_revalidation.rs`).
-fn is_at_path(file: &File, path: &std::path::Path) -> Result<bool> {
-    let locked =
-        sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
-    if sys::kind_of(&locked) != sys::FileKind::Regular {
-        return Err(Error::WrongFileType {
-            path: path.into(),
-            role: "lock file",
-            found: sys::kind_of(&locked).describe(),
-        });
-    }
-    if locked.st_nlink == 0 {
-        return Ok(false);
-    }
-    match sys::lstat(path) {
-        Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino)),
-        Err(e) if sys::is_path_gone(&e) => Ok(false),
-        Err(e) => Err(Error::io("cannot stat lock file", path, e)),
     }
 }
 

@@ -1,0 +1,246 @@
+//! Finding a name's lock file on each acquire, so that a lock excludes everyone who finds
+//! the file by its path — werf, other processes, other lockers.
+//!
+//! **Fast path** (Linux 5.6+): one `openat2` of `service/locks/<file>` below the cached home
+//! descriptor that refuses a symlink in every component. The directories are looked up on
+//! every acquire, so a locks directory that was removed, moved aside or replaced (`werf host
+//! purge`, `mv`) is never used again, at the cost of one `openat`. The path may still change
+//! between that open and the `flock` — a window of microseconds, the same as werf's, which
+//! opens by path too — so an acquire that *waited*, which widens the window to the wait,
+//! checks the path again afterwards ([`is_at_path`]).
+//!
+//! **Fallback** (no `openat2`; and to report errors precisely): `openat` of the file in the
+//! cached locks directory, then a path check after every `flock` (one `lstat`), which
+//! catches a directory that moved since it was cached.
+//!
+//! The home directory itself is cached by the fast path: a home moved, or its symlink
+//! retargeted, while a [`Locker`] lives is noticed only after a wait (see RELIABILITY.md).
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::Locker;
+use crate::error::{Error, Result};
+use crate::home::LOCKS_SUBDIR;
+use crate::sys;
+
+/// Set once `openat2` turned out to be unavailable in this process.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// How a lock file was found, which decides what [`is_at_path`] must check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Found {
+    /// Its whole path below the home was resolved by this open.
+    Resolved,
+    /// Through the cached locks directory, which may have moved since.
+    InCachedDir,
+}
+
+impl Locker {
+    /// Opens the lock file `file_name` (at `path`), creating it and its directories if
+    /// missing. With `refresh`, cached directories are opened afresh first.
+    pub(super) fn open_lock_file(
+        &self,
+        file_name: &str,
+        path: &Path,
+        refresh: bool,
+    ) -> Result<(File, Found)> {
+        if !NO_OPENAT2.load(Ordering::Relaxed) {
+            if let Some(file) = self.open_beneath_home(file_name, path, refresh)? {
+                return Ok((file, Found::Resolved));
+            }
+        }
+        let file = self.open_in_cached_dir(file_name, path, refresh)?;
+        Ok((file, Found::InCachedDir))
+    }
+
+    /// The fast path; `Ok(None)` sends the caller to the fallback: `openat2` is unavailable,
+    /// or it met something the fallback names precisely (a symlink or a non-directory on the
+    /// way, a directory in place of the file).
+    fn open_beneath_home(
+        &self,
+        file_name: &str,
+        path: &Path,
+        refresh: bool,
+    ) -> Result<Option<File>> {
+        let mut buffer = [0u8; RELATIVE_MAX];
+        let Some(relative) = relative_path(file_name, &mut buffer) else {
+            return Ok(None);
+        };
+        let home = self.cached_dir(&self.inner.home_fd, refresh, || {
+            self.inner
+                .home
+                .open_managed_dir(&[], LOCKS_DIR_MODE, "werf home")
+        })?;
+        let err = match sys::open_lock_file_beneath(home.as_fd(), relative) {
+            Ok(file) => return Ok(Some(file)),
+            Err(err) => err,
+        };
+        if sys::is_openat2_unavailable(&err) {
+            NO_OPENAT2.store(true, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if sys::is_not_found(&err) && !refresh {
+            // `werf host purge` removed the directories, or the home: create them, then
+            // look again from a freshly opened home.
+            self.locks_dir(true)?;
+            return self.open_beneath_home(file_name, path, true);
+        }
+        let diagnosable = [
+            libc::ENOENT,
+            libc::ELOOP,
+            libc::ENOTDIR,
+            libc::EISDIR,
+            libc::EXDEV,
+        ];
+        if err.raw_os_error().is_some_and(|e| diagnosable.contains(&e)) {
+            return Ok(None);
+        }
+        Err(Error::io("cannot open lock file", path, err))
+    }
+
+    /// The fallback: `openat` in the cached locks directory, re-created if it was removed.
+    fn open_in_cached_dir(&self, file_name: &str, path: &Path, refresh: bool) -> Result<File> {
+        let dir = self.locks_dir(refresh)?;
+        match sys::open_lock_file_at(dir.as_fd(), file_name) {
+            // The directory was removed under us (`werf host purge`): open it afresh.
+            Err(e) if sys::is_not_found(&e) => {
+                let dir = self.locks_dir(true)?;
+                sys::open_lock_file_at(dir.as_fd(), file_name)
+                    .map_err(|e| open_error(e, dir.as_fd(), file_name, path))
+            }
+            other => other.map_err(|e| open_error(e, dir.as_fd(), file_name, path)),
+        }
+    }
+
+    /// The open locks directory; with `reopen`, opened afresh (creating it if missing).
+    pub(crate) fn locks_dir(&self, reopen: bool) -> Result<Arc<OwnedFd>> {
+        self.cached_dir(&self.inner.locks_dir_fd, reopen, || {
+            self.inner
+                .home
+                .open_managed_dir(&LOCKS_SUBDIR, LOCKS_DIR_MODE, "locks directory")
+        })
+    }
+
+    fn cached_dir(
+        &self,
+        slot: &RwLock<Option<Arc<OwnedFd>>>,
+        reopen: bool,
+        open: impl FnOnce() -> Result<OwnedFd>,
+    ) -> Result<Arc<OwnedFd>> {
+        if !reopen {
+            if let Some(dir) = slot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                return Ok(Arc::clone(dir));
+            }
+        }
+        let fresh = Arc::new(open()?);
+        *slot.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+}
+
+/// Room for `service/locks/` and a lock file name (at most 8 hex digits) and a NUL.
+const RELATIVE_MAX: usize = 32;
+
+/// `service/locks/<file_name>\0` in `buffer`, without allocating (this is the hot path);
+/// `None` if it does not fit.
+fn relative_path<'b>(file_name: &str, buffer: &'b mut [u8; RELATIVE_MAX]) -> Option<&'b CStr> {
+    let mut len = 0;
+    for part in [LOCKS_SUBDIR[0], "/", LOCKS_SUBDIR[1], "/", file_name] {
+        buffer
+            .get_mut(len..len + part.len())?
+            .copy_from_slice(part.as_bytes());
+        len += part.len();
+    }
+    *buffer.get_mut(len)? = 0;
+    CStr::from_bytes_with_nul(&buffer[..=len]).ok()
+}
+
+/// Mode of the locks directory when werf-sync creates it (spec §1).
+pub(super) const LOCKS_DIR_MODE: libc::mode_t = 0o755;
+
+fn open_error(err: std::io::Error, dir: BorrowedFd<'_>, file_name: &str, path: &Path) -> Error {
+    let kind = sys::kind_at(dir, file_name);
+    let wrong_type = sys::is_symlink_refused(&err) || err.raw_os_error() == Some(libc::EISDIR);
+    if wrong_type && kind != sys::FileKind::Missing {
+        return Error::WrongFileType {
+            path: path.into(),
+            role: "lock file",
+            found: kind.describe(),
+        };
+    }
+    Error::io("cannot open lock file", path, err)
+}
+
+/// After `flock` succeeded: is the file we locked still the regular file at `path`?
+///
+/// Everyone else finds the lock file by its path, so a lock excludes them only while the
+/// path names the locked inode. A collector may have unlinked the file between our open and
+/// flock (lockgate v0.2 checks `st_nlink == 0` for that; so do we, always). With
+/// `check_path` — the file was found through a cached directory, or the acquire waited —
+/// the device and inode at the path are compared with ours too (one `lstat`), which also
+/// catches a locks directory that was removed, moved aside or replaced.
+pub(super) fn is_at_path(file: &File, path: &Path, check_path: bool) -> Result<bool> {
+    let locked =
+        sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
+    if sys::kind_of(&locked) != sys::FileKind::Regular {
+        return Err(Error::WrongFileType {
+            path: path.into(),
+            role: "lock file",
+            found: sys::kind_of(&locked).describe(),
+        });
+    }
+    if locked.st_nlink == 0 {
+        return Ok(false);
+    }
+    if !check_path {
+        return Ok(true);
+    }
+    match sys::lstat(path) {
+        Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino)),
+        Err(e) if sys::is_path_gone(&e) => Ok(false),
+        Err(e) => Err(Error::io("cannot stat lock file", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LockMode, WerfHome};
+
+    /// The fallback (kernels without `openat2`) must detect a moved locks directory too.
+    /// Switching the fallback on is process-wide; the other tests stay correct on either path.
+    #[test]
+    fn relative_path_is_built_in_place() {
+        let mut buffer = [0xffu8; RELATIVE_MAX];
+        assert_eq!(
+            relative_path("ed4a9a4", &mut buffer).unwrap().to_str(),
+            Ok("service/locks/ed4a9a4")
+        );
+        assert!(relative_path(&"f".repeat(RELATIVE_MAX), &mut buffer).is_none());
+    }
+
+    #[test]
+    fn fallback_does_not_lock_in_a_moved_locks_directory() {
+        NO_OPENAT2.store(true, Ordering::Relaxed);
+        let tmp = tempfile::tempdir().unwrap();
+        let stale = Locker::new(WerfHome::new(tmp.path()).unwrap());
+        drop(stale.try_lock("warm", LockMode::Exclusive).unwrap());
+        let locks = stale.locks_dir_path().to_owned();
+        std::fs::rename(&locks, locks.with_file_name("locks.old")).unwrap();
+        std::fs::create_dir(&locks).unwrap();
+        let fresh = Locker::new(WerfHome::new(tmp.path()).unwrap());
+        let held = fresh.try_lock("moved", LockMode::Exclusive).unwrap();
+        let second = stale.try_lock("moved", LockMode::Exclusive).unwrap();
+        NO_OPENAT2.store(false, Ordering::Relaxed);
+        assert!(held.is_some());
+        assert!(
+            second.is_none(),
+            "the stale locker locked a file in the old directory"
+        );
+    }
+}
