@@ -24,6 +24,7 @@
 //! (werf's lock names).
 
 pub mod error;
+pub mod ffi;
 pub mod home;
 pub mod lock;
 pub mod manager;
