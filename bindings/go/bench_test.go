@@ -6,7 +6,8 @@ package werfsync
 //     open+flock(LOCK_EX)+flock(LOCK_UN)+close of the same file in Go — and against
 //     lockgate's file locker (what werf uses).
 //   - Handoff: time from the holder's release to the waiter holding the lock, through the
-//     binding against lockgate (whose waiters poll every 500 ms).
+//     binding against the floor — a Go waiter blocked in flock(2) itself — and against
+//     lockgate (whose waiters poll every 500 ms).
 
 import (
 	"context"
@@ -90,7 +91,9 @@ func BenchmarkHandoff(b *testing.B) {
 	s, home := openTemp(b)
 	const name = "handoff"
 	ctx := context.Background()
-	b.Run("binding", func(b *testing.B) {
+	// With a context that never ends, the binding blocks in flock(2) on the caller's
+	// thread; with a deadline, on a helper thread it can abandon ("binding-deadline").
+	handoffBinding := func(b *testing.B, ctx context.Context) {
 		var total time.Duration
 		for b.Loop() {
 			total += handoff(b, func() func() {
@@ -107,6 +110,46 @@ func BenchmarkHandoff(b *testing.B) {
 					return at
 				}
 				_ = l.Unlock()
+				return at
+			})
+		}
+		b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/handoff")
+	}
+	b.Run("binding", func(b *testing.B) { handoffBinding(b, ctx) })
+	b.Run("binding-deadline", func(b *testing.B) {
+		deadlineCtx, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		handoffBinding(b, deadlineCtx)
+	})
+	// The floor: a Go waiter blocked in flock(2) itself, woken directly by the kernel.
+	b.Run("raw-flock", func(b *testing.B) {
+		path, err := s.LockFilePath(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		flock := func(onWait func()) (*os.File, time.Time) {
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if onWait != nil {
+				onWait()
+			}
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+			at := time.Now()
+			if err != nil {
+				b.Error(err)
+			}
+			return f, at
+		}
+		var total time.Duration
+		for b.Loop() {
+			total += handoff(b, func() func() {
+				f, _ := flock(nil)
+				return func() { _ = f.Close() }
+			}, func(onWait func()) time.Time {
+				f, at := flock(onWait)
+				_ = f.Close()
 				return at
 			})
 		}
