@@ -19,7 +19,7 @@ type LockHandle struct {
 func (s *Sync) managerWait(ctx context.Context, f func(ptr *C.WerfSync, ms C.int64_t, token *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus) (LockHandle, error) {
 	var handle *C.WerfSyncLockHandle
 	err := s.use(func(ptr *C.WerfSync) error {
-		return wait(ctx, func(ms C.int64_t, token *C.WerfSyncCancelToken, e **C.WerfSyncError) C.WerfSyncStatus {
+		return s.wait(ctx, func(ms C.int64_t, token *C.WerfSyncCancelToken, e **C.WerfSyncError) C.WerfSyncStatus {
 			return f(ptr, ms, token, &handle, e)
 		})
 	})

@@ -10,13 +10,18 @@ import (
 	"sync"
 )
 
-// Sync is werf's :local synchronization of one werf home: named locks and werf's lock
-// manager operations. It is safe for concurrent use by multiple goroutines.
+// Sync is werf's :local synchronization of one werf home: named locks, werf's lock manager
+// operations and werf's stages storage cache. It is safe for concurrent use by multiple
+// goroutines.
 type Sync struct {
-	// mu guards ptr: calls hold it shared, Close exclusively, so Close never frees the
-	// handle under a running call.
-	mu      sync.RWMutex
-	ptr     *C.WerfSync
+	mu sync.Mutex
+	// ptr is the C handle; freed by the last call to finish after Close (see release).
+	ptr *C.WerfSync
+	// active counts calls using ptr; closed is set by Close.
+	active int
+	closed bool
+	// waits are the cancel tokens of waits in progress, which Close cancels.
+	waits   map[*C.WerfSyncCancelToken]struct{}
 	cleanup runtime.Cleanup
 }
 
@@ -56,37 +61,76 @@ func OpenAddress(address, home string) (*Sync, error) {
 }
 
 func newSync(ptr *C.WerfSync) *Sync {
-	s := &Sync{ptr: ptr}
+	s := &Sync{ptr: ptr, waits: make(map[*C.WerfSyncCancelToken]struct{})}
 	s.cleanup = runtime.AddCleanup(s, func(ptr *C.WerfSync) { C.werf_sync_free(ptr) }, ptr)
 	return s
 }
 
-// Close releases the locks still held through the lock manager methods (LockStage, ...)
-// and frees the Sync. Locks returned by Lock and TryLock stay held until unlocked. Close
-// waits for calls in progress to return (cancel their contexts first); a second Close
-// returns ErrClosed.
+// Close cancels waits in progress (they return an error matching ErrClosed and
+// ErrCanceled), then frees the Sync, releasing the locks still held through the lock manager
+// methods (LockStage, ...). Locks returned by Lock and TryLock stay held until unlocked.
+// Close never waits: calls still running (a wait with a context that never ends, say) keep
+// the Sync alive, and the last of them frees it. A second Close returns ErrClosed.
 func (s *Sync) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ptr == nil {
+	if s.closed {
 		return ErrClosed
 	}
+	s.closed = true
 	s.cleanup.Stop()
-	C.werf_sync_free(s.ptr)
-	s.ptr = nil
+	for token := range s.waits {
+		C.werf_sync_cancel_token_cancel(token, nil)
+	}
+	s.freeIfIdle()
 	return nil
 }
 
-// use runs f with the C handle while holding the Sync open; ErrClosed after Close.
+// freeIfIdle frees the C handle once the Sync is closed and no call uses it. s.mu is held.
+func (s *Sync) freeIfIdle() {
+	if s.closed && s.active == 0 && s.ptr != nil {
+		C.werf_sync_free(s.ptr)
+		s.ptr = nil
+	}
+}
+
+// use runs f with the C handle, which stays valid until f returns; ErrClosed after Close.
 func (s *Sync) use(f func(ptr *C.WerfSync) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.ptr == nil {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
-	err := f(s.ptr)
-	runtime.KeepAlive(s)
-	return err
+	s.active++
+	ptr := s.ptr
+	s.mu.Unlock()
+
+	defer func() {
+		s.mu.Lock()
+		s.active--
+		s.freeIfIdle()
+		s.mu.Unlock()
+		runtime.KeepAlive(s)
+	}()
+	return f(ptr)
+}
+
+// track registers the cancel token of a wait so that Close can cancel it; it reports false
+// when the Sync is already closed. untrack must follow before the token is freed.
+func (s *Sync) track(token *C.WerfSyncCancelToken) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.waits[token] = struct{}{}
+	return true
+}
+
+func (s *Sync) untrack(token *C.WerfSyncCancelToken) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.waits, token)
 }
 
 // Home returns the absolute path of the werf home.

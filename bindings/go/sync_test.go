@@ -301,3 +301,56 @@ func TestLockWaitsForAHoldTakenOnTheSameOSThread(t *testing.T) {
 		t.Fatal("Lock did not get the lock released by another goroutine")
 	}
 }
+
+// Close must not wait for a wait in progress (that could deadlock on a lock only another
+// call could release): it cancels it, and frees the Sync — releasing its lock manager's
+// locks — once the last call returned.
+func TestCloseCancelsWaitsAndReleasesManagerLocks(t *testing.T) {
+	home := t.TempDir()
+	s, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := s.LockStage(context.Background(), "p", "d"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := other.TryLock("busy", LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
+
+	waiting := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		_, err := s.Lock(context.Background(), "busy", LockOptions{OnWait: func(string) { close(waiting) }})
+		result <- err
+	}()
+	<-waiting
+	time.Sleep(10 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-result:
+		if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrCanceled) {
+			t.Fatalf("wait ended with %v, want ErrClosed and ErrCanceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not cancel the wait")
+	}
+	// The stage lock went with the Sync.
+	if l, err := other.TryLock("p.d", LockOptions{}); err != nil {
+		t.Fatalf("stage lock still held after Close: %v", err)
+	} else {
+		_ = l.Unlock()
+	}
+	if _, err := s.LockStage(context.Background(), "p", "d"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("LockStage after Close: %v", err)
+	}
+}

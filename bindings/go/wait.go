@@ -25,7 +25,10 @@ type waitFunc func(timeoutMs C.int64_t, token *C.WerfSyncCancelToken, e **C.Werf
 // deadlock check, which for goroutines (sharing OS threads) can see another goroutine's
 // hold. Like lockgate, a goroutine that waits on a lock it holds itself with a context
 // that never ends therefore waits forever.
-func wait(ctx context.Context, f waitFunc) error {
+//
+// The token is also registered with s, so that Close cancels the wait; the error then
+// matches ErrClosed as well as ErrCanceled.
+func (s *Sync) wait(ctx context.Context, f waitFunc) error {
 	if err := ctx.Err(); err != nil {
 		return contextError(ctx, err)
 	}
@@ -34,6 +37,10 @@ func wait(ctx context.Context, f waitFunc) error {
 		return &Error{Status: uint32(C.WERF_SYNC_STATUS_PANIC), Message: "cannot create a cancel token"}
 	}
 	defer C.werf_sync_cancel_token_free(token)
+	if !s.track(token) {
+		return ErrClosed
+	}
+	defer s.untrack(token)
 
 	var cancelling sync.WaitGroup
 	cancelling.Add(1)
@@ -58,9 +65,12 @@ func wait(ctx context.Context, f waitFunc) error {
 			// moment before the context's own timer fires.
 			werr.cause = context.DeadlineExceeded
 		case C.WERF_SYNC_STATUS_CANCELLED:
-			// Only the context cancels the token; a deadline that fired the AfterFunc
-			// first is still a timeout.
+			// The context or Close cancelled the token; a deadline that fired the
+			// AfterFunc is still a timeout.
 			werr.cause = ctx.Err()
+			if werr.cause == nil {
+				werr.cause = ErrClosed
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				werr.Status = uint32(C.WERF_SYNC_STATUS_TIMEOUT)
 			}
