@@ -15,7 +15,9 @@ def encode(value: Union[str, "os.PathLike[str]"], what: str) -> bytes:
     """``value`` as UTF-8 bytes for a (pointer, length) argument; ``what`` names the argument
     in the error. A ``str`` holding lone surrogates (undecodable file names) is rejected here,
     as the library would reject the bytes."""
-    if isinstance(value, os.PathLike):
+    if type(value) is str:  # the common case first: isinstance against os.PathLike is slow
+        pass
+    elif isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
         raise InvalidArgument(f"invalid {what}: expected str, got {type(value).__name__} {value!r}")
@@ -37,10 +39,13 @@ def timeout_ms(timeout: Optional[float]) -> int:
     return math.ceil(timeout * 1000)
 
 
+_ErrorPointer = ctypes.POINTER(_abi.Error)
+
+
 def call(function: Callable[..., int], *args: Any, lock_name: Optional[str] = None) -> None:
     """Calls ``function(*args, &error)`` and raises the exception for a failure status, with
     the message from the error object of the same call (then freed)."""
-    error = ctypes.POINTER(_abi.Error)()
+    error = _ErrorPointer()
     status = function(*args, ctypes.byref(error))
     if status == 0:
         return
