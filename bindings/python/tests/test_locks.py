@@ -167,3 +167,23 @@ def test_close_waits_for_a_call_in_progress(sync: werf_sync.Sync) -> None:
     thread.join(5)
     assert sync.closed
     holder.release()
+
+
+def test_threads_of_one_process_exclude_each_other(sync: werf_sync.Sync) -> None:
+    # Each acquisition opens its own descriptor, so threads exclude each other like processes.
+    threads, increments = 4, 100
+    counter = [0]
+
+    def work() -> None:
+        for _ in range(increments):
+            with sync.lock("threads", timeout=30):
+                value = counter[0]
+                time.sleep(0)  # let another thread run between read and write
+                counter[0] = value + 1
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert counter[0] == threads * increments

@@ -62,4 +62,4 @@ def library_version() -> str:
     """The version of the loaded shared library, ``"MAJOR.MINOR.PATCH"``."""
     from ._abi import lib
 
-    return lib().werf_sync_version().decode("ascii")
+    return str(lib().werf_sync_version().decode("ascii"))

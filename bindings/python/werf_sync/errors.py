@@ -8,7 +8,7 @@ and ``except ValueError`` work as a Python programmer expects.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional, Type
 
 
 class WerfSyncError(Exception):
@@ -113,7 +113,7 @@ class Closed(WerfSyncError, ValueError):
     """The :class:`~werf_sync.Sync` (or lock guard) was already closed (released)."""
 
 
-_BY_STATUS = {
+_BY_STATUS: Dict[int, Type[WerfSyncError]] = {
     cls.STATUS: cls
     for cls in (
         WouldBlock,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import warnings
 from types import TracebackType
-from typing import Optional, Type
+from typing import Any, Optional, Type
 
 from . import _abi
 from ._call import call
@@ -25,8 +25,8 @@ class LockGuard:
 
     __slots__ = ("_ptr", "_mutex", "name", "shared")
 
-    def __init__(self, ptr: "_abi.Guard", name: str, shared: bool) -> None:
-        self._ptr = ptr
+    def __init__(self, ptr: Any, name: str, shared: bool) -> None:
+        self._ptr: Any = ptr  # POINTER(WerfSyncLockGuard); NULL-ish once released
         self._mutex = threading.Lock()
         #: The lock name.
         self.name = name

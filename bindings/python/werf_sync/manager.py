@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from . import _abi
 from ._call import call, encode, take_string, timeout_ms
@@ -16,6 +16,8 @@ from .errors import WouldBlock
 
 if TYPE_CHECKING:
     from .cancel import CancelToken
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ class ManagerOps:
     like ``Sync.lock``.
     """
 
-    _use: Callable[..., Any]
+    def _use(self, body: Callable[[Any], T]) -> T:  # provided by Sync
+        raise NotImplementedError
 
     def _manager_wait(self, function: str, lock_name: str, strings: tuple[str, ...],
                       what: tuple[str, ...], extra: tuple[Any, ...],

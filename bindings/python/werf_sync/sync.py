@@ -168,9 +168,9 @@ class Sync(ManagerOps):
             Deadlock: without timeout and token, this thread already holds the lock in a
                 conflicting mode and would wait forever.
 
-        A wait without timeout and token blocks this thread in the library until the lock
-        is free: Ctrl-C is handled only once it returns. Pass a timeout or a token for
-        waits that must be interruptible.
+        The wait runs inside the library, so Python handles signals (Ctrl-C's
+        KeyboardInterrupt) only once it returns: bound it with ``timeout``, or cancel it
+        through ``cancel`` from another thread.
         """
         data = encode(name, "lock name")
         ms = timeout_ms(timeout)
