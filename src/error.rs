@@ -105,10 +105,39 @@ pub enum Error {
         /// The handle's lock name.
         name: String,
     },
+
+    /// A `--synchronization` address was rejected.
+    #[error(transparent)]
+    Address(#[from] crate::address::AddressError),
+
+    /// The address selects a synchronization that this build cannot speak (only `:local` is
+    /// implemented; see `crate::backend`).
+    #[error("synchronization mode {mode} is not supported by this build of werf-sync (address {address}); only :local is")]
+    Unsupported {
+        /// The mode of the address (`kubernetes`, `http`).
+        mode: crate::address::Mode,
+        /// The address, redacted.
+        address: String,
+    },
+
+    /// The stages storage cache named a stage that the stages storage no longer has: the
+    /// project's cache must be reset (werf's `ErrShouldResetStagesStorageCache`). The
+    /// message ends with [`crate::cache::RESET_MARKER`], as werf's does, so werf's suffix
+    /// test and [`crate::cache::is_reset_error`] recognise it.
+    #[error(
+        "{reason} (stages storage cache of project \"{project}\"): should reset storage cache"
+    )]
+    StagesStorageCacheReset {
+        /// The project whose cache is stale.
+        project: String,
+        /// What was found to be stale (e.g. which stage is missing).
+        reason: String,
+    },
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// An [`Error::Io`] for `action` on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             action,
             path: path.into(),
@@ -116,7 +145,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+    /// The reset marker for `project`: see [`Error::StagesStorageCacheReset`].
+    pub fn should_reset_cache(project: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::StagesStorageCacheReset {
+            project: project.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::InvalidArgument`] for `what`.
+    pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             what,
             reason: reason.into(),

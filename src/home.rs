@@ -105,32 +105,63 @@ impl WerfHome {
         mode: libc::mode_t,
         role: &'static str,
     ) -> Result<OwnedFd> {
-        let mut dir = self.open_root()?;
+        let dir = self.walk(components, Some(mode), role)?;
+        Ok(dir.expect("walk creates what is missing"))
+    }
+
+    /// Like [`WerfHome::open_managed_dir`] but creates nothing: `Ok(None)` when the home or
+    /// a component is missing. For readers, which must not leave directories behind.
+    pub(crate) fn open_existing_managed_dir(
+        &self,
+        components: &[&str],
+        role: &'static str,
+    ) -> Result<Option<OwnedFd>> {
+        self.walk(components, None, role)
+    }
+
+    /// Opens `components` one by one below the home, creating each with `create` (a mode)
+    /// when given; without it a missing component ends the walk with `Ok(None)`.
+    fn walk(
+        &self,
+        components: &[&str],
+        create: Option<libc::mode_t>,
+        role: &'static str,
+    ) -> Result<Option<OwnedFd>> {
+        let mut dir = match (self.open_root(create.is_some()), create) {
+            (Err(Error::Io { source, .. }), None) if sys::is_not_found(&source) => return Ok(None),
+            (result, _) => result?,
+        };
         let mut path = self.root.clone();
         for component in components {
             path.push(component);
-            sys::mkdir_at(dir.as_fd(), component, mode)
-                .map_err(|e| Error::io("cannot create directory", &path, e))?;
-            dir = sys::open_subdir_nofollow(dir.as_fd(), component).map_err(
-                |e| match sys::kind_at(dir.as_fd(), component) {
-                    kind @ (sys::FileKind::Symlink
-                    | sys::FileKind::Regular
-                    | sys::FileKind::Other) => Error::WrongFileType {
-                        path: path.clone(),
-                        role,
-                        found: kind.describe(),
-                    },
-                    _ => Error::io("cannot open directory", &path, e),
-                },
-            )?;
+            if let Some(mode) = create {
+                sys::mkdir_at(dir.as_fd(), component, mode)
+                    .map_err(|e| Error::io("cannot create directory", &path, e))?;
+            }
+            dir = match sys::open_subdir_nofollow(dir.as_fd(), component) {
+                Ok(fd) => fd,
+                Err(e) if create.is_none() && sys::is_not_found(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(match sys::kind_at(dir.as_fd(), component) {
+                        kind @ (sys::FileKind::Symlink
+                        | sys::FileKind::Regular
+                        | sys::FileKind::Other) => Error::WrongFileType {
+                            path: path.clone(),
+                            role,
+                            found: kind.describe(),
+                        },
+                        _ => Error::io("cannot open directory", &path, e),
+                    })
+                }
+            };
         }
-        Ok(dir)
+        Ok(Some(dir))
     }
 
-    fn open_root(&self) -> Result<OwnedFd> {
+    fn open_root(&self, create: bool) -> Result<OwnedFd> {
         match sys::open_dir_following(&self.root) {
             Ok(fd) => Ok(fd),
-            Err(e) if sys::is_not_found(&e) => {
+            Err(e) if create && sys::is_not_found(&e) => {
                 std::fs::create_dir_all(&self.root)
                     .map_err(|e| Error::io("cannot create werf home", &self.root, e))?;
                 sys::open_dir_following(&self.root)

@@ -21,8 +21,13 @@
 //! ```
 //!
 //! Modules: [`home`] (the werf home and its directories), [`lock`] (named locks), [`manager`]
-//! (werf's lock names).
+//! (werf's lock names), [`cache`] (werf's stages storage cache), [`address`] (the
+//! `--synchronization` address), [`backend`] (lock and cache traits; local implementation,
+//! remote stubs).
 
+pub mod address;
+pub mod backend;
+pub mod cache;
 pub mod error;
 pub mod ffi;
 pub mod home;
@@ -30,6 +35,9 @@ pub mod lock;
 pub mod manager;
 mod sys;
 
+pub use address::Address;
+pub use backend::Synchronization;
+pub use cache::{StageId, StagesStorageCache};
 pub use error::{Error, Result};
 pub use home::WerfHome;
 pub use lock::{CancelToken, LockGuard, LockMode, LockOptions, Locker};

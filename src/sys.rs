@@ -2,7 +2,7 @@
 //! `flock`, `fstat`), and errno classification in one place. Everything `unsafe` outside the
 //! FFI layer lives here.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -29,8 +29,9 @@ impl FileKind {
     }
 }
 
-fn c_name(name: &str) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+fn c_name(name: &(impl AsRef<OsStr> + ?Sized)) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(name.as_ref().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -64,7 +65,10 @@ pub(crate) fn open_dir_following(path: &std::path::Path) -> io::Result<OwnedFd> 
 }
 
 /// Opens the directory `name` inside `dir` without following a symlink in its place.
-pub(crate) fn open_subdir_nofollow(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+pub(crate) fn open_subdir_nofollow(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<OwnedFd> {
     let c = c_name(name)?;
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: valid directory descriptor and NUL-terminated name.
@@ -113,14 +117,20 @@ pub(crate) fn open_existing_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<Fi
 }
 
 /// Removes the file `name` from `dir`.
-pub(crate) fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+pub(crate) fn unlink_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<()> {
     let c = c_name(name)?;
     // SAFETY: valid directory descriptor and NUL-terminated name.
     check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) }).map(drop)
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
-pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<libc::stat> {
+pub(crate) fn stat_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<libc::stat> {
     let c = c_name(name)?;
     // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -207,4 +217,118 @@ pub(crate) fn is_symlink_refused(err: &io::Error) -> bool {
 /// The entry is missing, or its directory was removed under us (`werf host purge`).
 pub(crate) fn is_not_found(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ENOENT)
+}
+
+/// Creates the new file `name` in `dir` for writing: `O_CREAT | O_EXCL` (an existing entry,
+/// symlinks included, is `EEXIST` — never followed, never truncated), close-on-exec.
+pub(crate) fn create_new_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    mode: libc::mode_t,
+) -> io::Result<File> {
+    let c = c_name(name)?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid directory descriptor and NUL-terminated name; mode is passed as the
+    // variadic third argument as open(2) requires with O_CREAT.
+    let fd = retry_eintr(|| unsafe {
+        libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, mode as libc::c_uint)
+    })?;
+    // SAFETY: `fd` is fresh and owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Renames `from` to `to`, both in `dir`, atomically replacing `to` (rename(2) replaces a
+/// symlink named `to` itself, never its target).
+pub(crate) fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
+    let (from, to) = (c_name(from)?, c_name(to)?);
+    let fd = dir.as_raw_fd();
+    // SAFETY: valid directory descriptor and NUL-terminated names.
+    check(unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) }).map(drop)
+}
+
+/// Removes the empty directory `name` from `dir`.
+pub(crate) fn rmdir_at(dir: BorrowedFd<'_>, name: &(impl AsRef<OsStr> + ?Sized)) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: valid directory descriptor and NUL-terminated name.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
+}
+
+/// `fsync(fd)`: for a directory, makes its entries (a rename, a new file) durable.
+pub(crate) fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fsync(2) on a valid descriptor has no memory-safety preconditions.
+    retry_eintr(|| unsafe { libc::fsync(fd.as_raw_fd()) }).map(drop)
+}
+
+/// The names in the directory `dir` (without `.` and `..`).
+pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    // fdopendir(3) takes ownership of its descriptor, so give it a duplicate.
+    // SAFETY: fcntl(2) F_DUPFD_CLOEXEC on a valid descriptor.
+    let dup = check(unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
+    // SAFETY: `dup` is a fresh descriptor that the DIR stream now owns.
+    let stream = unsafe { libc::fdopendir(dup) };
+    if stream.is_null() {
+        let err = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `dup` is still ours to close.
+        unsafe { libc::close(dup) };
+        return Err(err);
+    }
+    // The duplicate shares the file offset with `dir`: start from the beginning.
+    // SAFETY: `stream` is a valid, open DIR stream.
+    unsafe { libc::rewinddir(stream) };
+    let mut names = Vec::new();
+    let result = loop {
+        // readdir(3) signals errors only through errno, so clear it first.
+        clear_errno();
+        // SAFETY: `stream` is a valid, open DIR stream used by this thread only.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            let err = io::Error::last_os_error();
+            break if err.raw_os_error() == Some(0) {
+                Ok(())
+            } else {
+                Err(err)
+            };
+        }
+        // SAFETY: `d_name` of a valid entry is a NUL-terminated string that lives until the
+        // next readdir on this stream; it is copied before that.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if name != c"." && name != c".." {
+            names.push(OsStr::from_bytes(name.to_bytes()).to_owned());
+        }
+    };
+    // SAFETY: `stream` is valid and closed exactly once (this also closes `dup`).
+    unsafe { libc::closedir(stream) };
+    result.map(|()| names)
+}
+
+/// Sets this thread's errno to 0 (for calls like readdir(3) that report errors only there).
+fn clear_errno() {
+    // SAFETY: the errno location is thread-local and always valid to write.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    unsafe {
+        *libc::__errno_location() = 0
+    };
+    // SAFETY: as above.
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    unsafe {
+        *libc::__error() = 0
+    };
+}
+
+/// Whether a process with this pid exists: `kill(pid, 0)` checks without signalling; ESRCH
+/// means there is none, EPERM that there is one we may not signal.
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 performs only the existence and permission checks.
+    match check(unsafe { libc::kill(pid, 0) }) {
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() == Some(libc::EPERM),
+    }
 }

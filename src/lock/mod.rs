@@ -4,7 +4,7 @@
 //! `flock(2)` on a fresh descriptor of that file, so two acquisitions in one process exclude
 //! each other exactly as two processes do (there is no re-entrancy — as in lockgate). A
 //! waiter is woken by the kernel when the lock is released; waits with a deadline or a
-//! cancel token keep that speed ([`wait`]).
+//! cancel token keep that speed (see the `wait` module).
 //!
 //! Lock files are never deleted except by the collector ([`Locker::gc`]), which follows
 //! lockgate v0.2's protocol; every acquire checks after `flock` that its file is still linked

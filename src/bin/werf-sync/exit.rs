@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use werf_sync::Error;
 
+/// A cache miss (`cache get`, `cache ls`), as grep(1) exits 1 when nothing matched.
+pub const MISS: u8 = 1;
 /// EX_DATAERR: the input was invalid.
 pub const INVALID_INPUT: u8 = 65;
+/// EX_UNAVAILABLE: the synchronization address selects a mode this build does not speak.
+pub const UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: an internal error (a deadlock the crate refused to enter).
 pub const SOFTWARE: u8 = 70;
 /// EX_IOERR: an I/O error.
@@ -16,7 +20,8 @@ pub const NOT_ACQUIRED: u8 = 75;
 /// The exit code for `err`.
 pub fn code_for(err: &Error) -> ExitCode {
     ExitCode::from(match err {
-        Error::InvalidArgument { .. } => INVALID_INPUT,
+        Error::InvalidArgument { .. } | Error::Address(_) => INVALID_INPUT,
+        Error::Unsupported { .. } => UNAVAILABLE,
         Error::Timeout { .. } | Error::Cancelled { .. } => NOT_ACQUIRED,
         Error::WouldDeadlock { .. } => SOFTWARE,
         _ => IO,

@@ -1,0 +1,64 @@
+//! `kubernetes://NAMESPACE[:CONTEXT][@CONFIG]`: **not implemented** — a stub that carries the
+//! parsed address and fails every call with [`Error::Unsupported`].
+//!
+//! # The protocol an implementation must speak (werf, lockgate)
+//!
+//! Connection: the kubeconfig from the address ([`KubeConfig`](crate::address::KubeConfig):
+//! a path, or inline data decoded with Go's `base64.StdEncoding`), else werf's
+//! `--kube-config` / `WERF_KUBE_CONFIG` / `KUBECONFIG` defaults; the context from the
+//! address, else `--kube-context`. Everything lives in the address's namespace, created if
+//! missing, in one ConfigMap per project, **`werf-PROJECT`**, created empty if missing
+//! (werf's `GetOrCreateConfigMapWithNamespaceIfNotExists`).
+//!
+//! **Locks** (lockgate's distributed locker over a Kubernetes annotations store):
+//! - A lock named `N` (werf's names, spec §3 — the same as `:local`) is the annotation
+//!   **`lockgate.io/<hex SHA3-224 of N>`** on `werf-PROJECT`. Its value is the JSON lease
+//!   record `{"uuid":…,"lockName":N,"ExpireAtTimestamp":<unix s>,"SharedHoldersCount":n,
+//!   "IsShared":bool}` (newer lockgate adds `"QueueMembers"`, a map of waiting acquirer IDs to
+//!   `{AcquirerId, AcquiredAtTimestamp, ExpireAtTimestamp}` that orders waiters).
+//! - Acquire: read the ConfigMap; no annotation → write a new lease (fresh UUID, expiry
+//!   now + 10 s, one holder); an expired lease → take it over (new UUID); shared on shared →
+//!   increment `SharedHoldersCount` and extend; otherwise "should wait": poll again after
+//!   2 s. Every write is an `Update` carrying the read `resourceVersion`; a conflict ("the
+//!   object has been modified") is retried after 1 s — that is the mutual exclusion.
+//! - While held, renew (extend the expiry by 10 s) every 3 s; a lease whose UUID changed is
+//!   lost. Release: decrement holders; at zero remove the annotation (or expire it when
+//!   waiters are queued). A release whose UUID no longer matches is "lock already leased";
+//!   without an annotation, "no existing lock lease found". werf wraps the locker in
+//!   retries (10 acquire, 10 release attempts).
+//!
+//! **Stages storage cache**: data key **`stagesStorageCache`** of the same ConfigMap, JSON
+//! `{"stagesByDigest":{"<digest>":[{"digest":…,"uniqueID":…},…]}}`. Get-all concatenates
+//! every list (found = the key exists); get-by-digest reads one entry (found = the entry
+//! exists); store sets one entry; delete-by-digest removes one; delete-all removes the key.
+//! Changes are read-modify-`Update` loops retried on conflict; unparsable JSON is a miss.
+
+use crate::address::{KubernetesAddress, Mode};
+use crate::error::Error;
+
+/// The `kubernetes://` backends: not implemented in this build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesBackend {
+    address: KubernetesAddress,
+}
+
+impl KubernetesBackend {
+    /// A stub for `address`. Contacts nothing.
+    pub fn new(address: KubernetesAddress) -> Self {
+        KubernetesBackend { address }
+    }
+
+    /// The parsed address (namespace, context, kubeconfig) an implementation would use.
+    pub fn address(&self) -> &KubernetesAddress {
+        &self.address
+    }
+
+    fn unsupported(&self) -> Error {
+        Error::Unsupported {
+            mode: Mode::Kubernetes,
+            address: crate::address::redact(&self.address.to_string()),
+        }
+    }
+}
+
+unsupported_backend!(KubernetesBackend);

@@ -1,0 +1,268 @@
+//! werf's synchronization behind traits, so a caller picks the implementation by
+//! [`Address`] and a remote implementation can be added later without touching callers.
+//!
+//! - [`LockBackend`]: werf's lock manager (`storage.LockManager`): lock by werf's operations,
+//!   unlock by handle. Handles serialize as lockgate's `{"uuid","lockName"}`.
+//! - [`CacheBackend`]: werf's stages storage cache (`storage.StagesStorageCache`): its five
+//!   operations.
+//! - [`Synchronization`]: the backends an address selects.
+//!
+//! Implementations: [`local`] (`:local`, real: the crate's [`LockManager`] and
+//! [`StagesStorageCache`]), [`kubernetes`] and [`http`] (stubs that carry the parsed address
+//! and fail every call with [`Error::Unsupported`](crate::Error::Unsupported); their module docs specify the protocol to implement).
+//! [`conformance`] is the behaviour every implementation must show, written once against
+//! the traits.
+//!
+//! ```
+//! use werf_sync::{Address, Synchronization, WerfHome};
+//! # let dir = tempfile::tempdir()?;
+//! # let home = WerfHome::new(dir.path())?;
+//! let sync = Synchronization::new(Address::parse(":local")?, home);
+//! sync.ensure_available()?;
+//! let handle = sync.locks().lock_stage("myproject", "0123abcd")?;
+//! assert_eq!(handle.lock_name, "myproject.0123abcd");
+//! sync.locks().unlock(&handle)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+
+use crate::address::Address;
+use crate::cache::{StageId, StagesStorageCache};
+use crate::error::Result;
+use crate::home::WerfHome;
+use crate::lock::Locker;
+use crate::manager::{LockHandle, LockManager};
+
+/// Implements the backend traits for a remote stub: every call fails with the stub's
+/// `unsupported()` error. Defined before the modules that use it.
+macro_rules! unsupported_backend {
+    ($stub:ty) => {
+        impl $crate::backend::LockBackend for $stub {
+            fn ensure_available(&self) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn lock_stage(&self, _: &str, _: &str) -> $crate::Result<$crate::LockHandle> {
+                Err(self.unsupported())
+            }
+            fn lock_stage_cache(&self, _: &str, _: &str) -> $crate::Result<$crate::LockHandle> {
+                Err(self.unsupported())
+            }
+            fn lock_image(&self, _: &str) -> $crate::Result<$crate::LockHandle> {
+                Err(self.unsupported())
+            }
+            fn lock_stages_and_images(
+                &self,
+                _: &str,
+                _: bool,
+            ) -> $crate::Result<$crate::LockHandle> {
+                Err(self.unsupported())
+            }
+            fn lock_deploy_process(
+                &self,
+                _: &str,
+                _: &str,
+                _: &str,
+            ) -> $crate::Result<$crate::LockHandle> {
+                Err(self.unsupported())
+            }
+            fn unlock(&self, _: &$crate::LockHandle) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+        }
+
+        impl $crate::backend::CacheBackend for $stub {
+            fn ensure_available(&self) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn get_all_stages(&self, _: &str) -> $crate::Result<Option<Vec<$crate::StageId>>> {
+                Err(self.unsupported())
+            }
+            fn delete_all_stages(&self, _: &str) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn get_stages_by_digest(
+                &self,
+                _: &str,
+                _: &str,
+            ) -> $crate::Result<Option<Vec<$crate::StageId>>> {
+                Err(self.unsupported())
+            }
+            fn store_stages_by_digest(
+                &self,
+                _: &str,
+                _: &str,
+                _: &[$crate::StageId],
+            ) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+            fn delete_stages_by_digest(&self, _: &str, _: &str) -> $crate::Result<()> {
+                Err(self.unsupported())
+            }
+        }
+    };
+}
+
+pub mod conformance;
+pub mod http;
+pub mod kubernetes;
+pub mod local;
+
+pub use http::HttpBackend;
+pub use kubernetes::KubernetesBackend;
+
+/// Fails with [`Error::Unsupported`](crate::Error::Unsupported) when this build has no
+/// working backend for `address` (anything but `:local`). Needs no werf home and contacts
+/// nothing: for a caller that must refuse before it even picks a home.
+pub fn ensure_supported(address: &Address) -> Result<()> {
+    match address {
+        Address::Local => Ok(()),
+        Address::Kubernetes(a) => LockBackend::ensure_available(&KubernetesBackend::new(a.clone())),
+        Address::Http(a) => LockBackend::ensure_available(&HttpBackend::new(a.clone())),
+    }
+}
+
+/// werf's lock manager: the locks werf takes while building and deploying (spec §3).
+///
+/// Every lock is held until [`LockBackend::unlock`] with its handle; there is no re-entrancy
+/// (a second acquire of a held exclusive lock waits, even from the same process; `:local`
+/// fails with [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead when the waiting
+/// thread is the holder). Waits have no timeout, as in werf. Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
+/// Implementations are usable from any thread.
+pub trait LockBackend: Send + Sync + fmt::Debug {
+    /// Checks that the backend can be used at all (a remote one would contact its server),
+    /// so a caller can fail before doing any work. The default does nothing.
+    fn ensure_available(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// `LockStage`: exclusive `PROJECT.DIGEST`, taken while a stage is built and stored.
+    fn lock_stage(&self, project: &str, digest: &str) -> Result<LockHandle>;
+
+    /// `LockStageCache`: exclusive `PROJECT.DIGEST.cache` (werf ≤ v1.2.76).
+    fn lock_stage_cache(&self, project: &str, digest: &str) -> Result<LockHandle>;
+
+    /// `LockImage`: exclusive `IMAGE.image` (werf v1.1).
+    fn lock_image(&self, image: &str) -> Result<LockHandle>;
+
+    /// `LockStagesAndImages`: `PROJECT.stages_and_images`, shared when werf only gets or
+    /// creates images (`shared`), exclusive otherwise (werf v1.1).
+    fn lock_stages_and_images(&self, project: &str, shared: bool) -> Result<LockHandle>;
+
+    /// `LockDeployProcess`: exclusive `project/P;release/R;kube_context/C` (werf v1.1).
+    fn lock_deploy_process(
+        &self,
+        project: &str,
+        release: &str,
+        kube_context: &str,
+    ) -> Result<LockHandle>;
+
+    /// Releases the lock of `handle`. A handle that is not held (never acquired, or already
+    /// unlocked) is an error, never silently ignored.
+    fn unlock(&self, handle: &LockHandle) -> Result<()>;
+}
+
+/// werf's stages storage cache: for each (project, digest), the IDs of the stages the
+/// stages storage holds (spec §4). A hint, not the truth: a miss is `Ok(None)`, and a
+/// stale entry is found out by the caller, who then resets the project
+/// ([`CacheBackend::delete_all_stages`]) and retries.
+///
+/// Object-safe; implementations are usable from any thread.
+pub trait CacheBackend: Send + Sync + fmt::Debug {
+    /// Checks that the backend can be used at all (a remote one would contact its server).
+    /// The default does nothing.
+    fn ensure_available(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// `GetAllStages`: every stage cached for `project`, concatenated over its digests
+    /// (order unspecified); `None` when nothing at all is cached for the project.
+    fn get_all_stages(&self, project: &str) -> Result<Option<Vec<StageId>>>;
+
+    /// `DeleteAllStages`: forgets everything cached for `project` (the cache reset).
+    fn delete_all_stages(&self, project: &str) -> Result<()>;
+
+    /// `GetStagesByDigest`: the stages cached for `digest`, in the order stored; `None` on a
+    /// miss. `Some(vec![])` means "cached: there are no such stages".
+    fn get_stages_by_digest(&self, project: &str, digest: &str) -> Result<Option<Vec<StageId>>>;
+
+    /// `StoreStagesByDigest`: replaces the whole entry of `digest` with `stages`.
+    fn store_stages_by_digest(&self, project: &str, digest: &str, stages: &[StageId])
+        -> Result<()>;
+
+    /// `DeleteStagesByDigest`: forgets the entry of `digest`; a missing entry is not an error.
+    fn delete_stages_by_digest(&self, project: &str, digest: &str) -> Result<()>;
+}
+
+/// The synchronization an [`Address`] selects: its lock backend and its stages storage
+/// cache backend.
+#[derive(Debug)]
+pub struct Synchronization {
+    address: Address,
+    locks: Box<dyn LockBackend>,
+    cache: Box<dyn CacheBackend>,
+}
+
+impl Synchronization {
+    /// The backends for `address`. `:local` works below `home`; a remote address gets the
+    /// stubs, whose every call (and [`Synchronization::ensure_available`]) fails with
+    /// [`Error::Unsupported`](crate::Error::Unsupported). Nothing is touched or contacted here.
+    pub fn new(address: Address, home: WerfHome) -> Synchronization {
+        let (locks, cache): (Box<dyn LockBackend>, Box<dyn CacheBackend>) = match &address {
+            Address::Local => (
+                Box::new(LockManager::new(Locker::new(home.clone()))),
+                Box::new(StagesStorageCache::new(home)),
+            ),
+            Address::Kubernetes(a) => (
+                Box::new(KubernetesBackend::new(a.clone())),
+                Box::new(KubernetesBackend::new(a.clone())),
+            ),
+            Address::Http(a) => (
+                Box::new(HttpBackend::new(a.clone())),
+                Box::new(HttpBackend::new(a.clone())),
+            ),
+        };
+        Synchronization {
+            address,
+            locks,
+            cache,
+        }
+    }
+
+    /// `:local` below `home`.
+    pub fn local(home: WerfHome) -> Synchronization {
+        Synchronization::new(Address::Local, home)
+    }
+
+    /// The address this synchronization was built from.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// werf's lock manager.
+    pub fn locks(&self) -> &dyn LockBackend {
+        self.locks.as_ref()
+    }
+
+    /// werf's stages storage cache.
+    pub fn cache(&self) -> &dyn CacheBackend {
+        self.cache.as_ref()
+    }
+
+    /// The lock backend, owned (e.g. to move it to another thread).
+    pub fn into_locks(self) -> Box<dyn LockBackend> {
+        self.locks
+    }
+
+    /// The cache backend, owned.
+    pub fn into_cache(self) -> Box<dyn CacheBackend> {
+        self.cache
+    }
+
+    /// Fails with [`Error::Unsupported`](crate::Error::Unsupported) when this build cannot
+    /// speak the address's protocol, before any work is done.
+    pub fn ensure_available(&self) -> Result<()> {
+        self.locks.ensure_available()?;
+        self.cache.ensure_available()
+    }
+}

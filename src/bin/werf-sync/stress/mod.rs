@@ -1,0 +1,197 @@
+//! `werf-sync stress`: many processes hammer the lock engine and the stages storage cache on
+//! one werf home while the invariants are checked — no lost update, no overlap of an
+//! exclusive holder with anyone, no torn or foreign cache read, no hang.
+
+mod histogram;
+mod mix;
+mod progress;
+mod report;
+mod shared;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use werf_sync::{Error, WerfHome};
+
+use mix::Mix;
+use report::Summary;
+use shared::Shared;
+use worker::{WorkerArgs, WorkerReport};
+
+/// Extra time a worker gets beyond the run's duration before it counts as hung.
+const HANG_GRACE: Duration = Duration::from_secs(90);
+
+/// Run many processes against one werf home and check the invariants.
+#[derive(Args)]
+pub struct StressArgs {
+    /// Worker processes (default: 2 × cores).
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    processes: Option<u32>,
+    /// Run for SECONDS (default 10 unless --iterations is given).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "iterations", value_parser = parse_positive_seconds)]
+    duration: Option<Duration>,
+    /// Each process performs N operations.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
+    /// Hot lock names everyone contends on.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    hot: u64,
+    /// Cold lock names (many lock files, little contention).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    cold: u64,
+    /// Operation weights, e.g. exclusive=40,shared=20,cold=20,cache-put=10,cache-get=10.
+    #[arg(
+        long,
+        default_value = "exclusive=40,shared=20,cold=20,cache-put=10,cache-get=10"
+    )]
+    mix: Mix,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Do not lock hot names (proves that the invariant checks catch a broken lock).
+    #[arg(long, hide = true)]
+    break_locks: bool,
+}
+
+fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 => {
+            Duration::try_from_secs_f64(s).map_err(|_| format!("{text:?} is too large"))
+        }
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
+}
+
+/// Runs the stress test on `home`, or on a temporary home when `None`.
+pub fn run(home: Option<&Path>, args: StressArgs) -> werf_sync::Result<ExitCode> {
+    let temporary = match home {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("werf-sync-stress-")
+                .tempdir()
+                .map_err(|e| {
+                    Error::io(
+                        "cannot create a temporary werf home",
+                        std::env::temp_dir(),
+                        e,
+                    )
+                })?,
+        ),
+    };
+    let home_path = home.map_or_else(
+        || temporary.as_ref().unwrap().path().to_owned(),
+        Path::to_owned,
+    );
+    let home = WerfHome::new(&home_path)?;
+    let processes = args.processes.unwrap_or_else(default_processes) as usize;
+    let duration = match (args.duration, args.iterations) {
+        (None, None) => Some(Duration::from_secs(10)),
+        (duration, _) => duration,
+    };
+
+    let state_dir = home.path().join("stress");
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| Error::io("cannot create the stress state directory", &state_dir, e))?;
+    let shared_file = state_dir.join(format!("state-{}", std::process::id()));
+    let shared = Shared::map(&shared_file, args.hot as usize, true)
+        .map_err(|e| Error::io("cannot create the stress state file", &shared_file, e))?;
+
+    let worker_args = WorkerArgs {
+        shared_file: shared_file.clone(),
+        hot: args.hot as usize,
+        cold: args.cold as usize,
+        mix: args.mix,
+        seed: 0,
+        duration_ms: duration.map(|d| d.as_millis() as u64),
+        iterations: args.iterations,
+        break_locks: args.break_locks,
+    };
+    let started = Instant::now();
+    let children = (0..processes)
+        .map(|i| spawn_worker(home.path(), &worker_args, i as u64))
+        .collect::<werf_sync::Result<Vec<_>>>()?;
+    // With --iterations there is no duration to go by: allow half an hour before calling it a hang.
+    let hang_limit = Some(duration.unwrap_or(Duration::from_secs(1800)) + HANG_GRACE);
+    let outcome = progress::watch(children, &shared, duration, hang_limit, !args.json);
+    let elapsed = started.elapsed();
+
+    let summary = Summary::build(
+        &outcome,
+        &shared,
+        processes,
+        elapsed,
+        home.path(),
+        temporary.is_some(),
+    );
+    let _ = std::fs::remove_file(&shared_file);
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{}", summary.to_table());
+    }
+    Ok(if summary.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::SOFTWARE)
+    })
+}
+
+fn default_processes() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores) as u32
+}
+
+fn spawn_worker(home: &Path, args: &WorkerArgs, index: u64) -> werf_sync::Result<Child> {
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::io(
+            "cannot find the werf-sync executable",
+            PathBuf::from("/proc/self/exe"),
+            e,
+        )
+    })?;
+    let mut command = Command::new(&exe);
+    command
+        .arg("--home")
+        .arg(home)
+        .arg("stress-worker")
+        .arg("--shared-file")
+        .arg(&args.shared_file)
+        .args([
+            "--hot",
+            &args.hot.to_string(),
+            "--cold",
+            &args.cold.to_string(),
+        ])
+        .args(["--mix", &args.mix.to_string()])
+        .args([
+            "--seed",
+            &(index + 1)
+                .wrapping_mul(std::process::id() as u64)
+                .to_string(),
+        ]);
+    if let Some(ms) = args.duration_ms {
+        command.args(["--duration-ms", &ms.to_string()]);
+    }
+    if let Some(n) = args.iterations {
+        command.args(["--iterations", &n.to_string()]);
+    }
+    if args.break_locks {
+        command.arg("--break-locks");
+    }
+    command
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io("cannot start a stress worker", exe, e))
+}
+
+/// How the workers ended.
+pub struct Outcome {
+    pub reports: Vec<WorkerReport>,
+    /// Workers that failed, hung or printed no report, with the reason.
+    pub failures: Vec<String>,
+}

@@ -1,0 +1,119 @@
+//! The remote backends of this build are stubs: every call, lock or cache, fails with
+//! `Error::Unsupported` naming the mode and the redacted address, and the conformance
+//! suites fail at their first call with that message. Nothing is touched on disk.
+
+use werf_sync::address::Mode;
+use werf_sync::backend::conformance;
+use werf_sync::{Address, Error, LockHandle, StageId, Synchronization, WerfHome};
+
+const REMOTE: [(&str, Mode, &str); 3] = [
+    (
+        "kubernetes://werf-sync:ctx@base64:c2VjcmV0LWt1YmVjb25maWc=",
+        Mode::Kubernetes,
+        "kubernetes://werf-sync:ctx@base64:[REDACTED]",
+    ),
+    (
+        "https://user:secret-pw@sync.example:8443/x?token=secret-t",
+        Mode::Http,
+        "https://sync.example:8443/x",
+    ),
+    (
+        "http://localhost:55581",
+        Mode::Http,
+        "http://localhost:55581",
+    ),
+];
+
+fn temp_home() -> (tempfile::TempDir, WerfHome) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = WerfHome::new(dir.path()).unwrap();
+    (dir, home)
+}
+
+fn assert_unsupported(err: Error, mode: Mode, redacted: &str) {
+    let Error::Unsupported { mode: m, address } = &err else {
+        panic!("expected Unsupported, got {err:?}");
+    };
+    assert_eq!((*m, address.as_str()), (mode, redacted));
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("synchronization mode {mode} is not supported")),
+        "{message}"
+    );
+    assert!(message.contains(redacted), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+}
+
+#[test]
+fn every_lock_call_fails_naming_mode_and_address() {
+    let (_dir, home) = temp_home();
+    for (text, mode, redacted) in REMOTE {
+        let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
+        let locks = sync.locks();
+        let handle = LockHandle {
+            uuid: "u".into(),
+            lock_name: "n".into(),
+        };
+        let results = [
+            sync.ensure_available(),
+            locks.ensure_available(),
+            locks.lock_stage("p", "d").map(drop),
+            locks.lock_stage_cache("p", "d").map(drop),
+            locks.lock_image("i").map(drop),
+            locks.lock_stages_and_images("p", true).map(drop),
+            locks.lock_deploy_process("p", "r", "c").map(drop),
+            locks.unlock(&handle),
+        ];
+        for result in results {
+            assert_unsupported(result.unwrap_err(), mode, redacted);
+        }
+        assert!(!home.path().join("service").exists(), "{text}");
+    }
+}
+
+#[test]
+fn every_cache_call_fails_naming_mode_and_address() {
+    let (_dir, home) = temp_home();
+    for (text, mode, redacted) in REMOTE {
+        let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
+        let cache = sync.cache();
+        let results = [
+            cache.ensure_available(),
+            cache.get_all_stages("p").map(drop),
+            cache.delete_all_stages("p"),
+            cache.get_stages_by_digest("p", "d").map(drop),
+            cache.store_stages_by_digest("p", "d", &[StageId::new("d", 1)]),
+            cache.delete_stages_by_digest("p", "d"),
+        ];
+        for result in results {
+            assert_unsupported(result.unwrap_err(), mode, redacted);
+        }
+        assert!(!home.path().join("shared_context").exists(), "{text}");
+    }
+}
+
+#[test]
+fn suites_fail_at_the_first_call() {
+    let (_dir, home) = temp_home();
+    for (text, mode, _) in REMOTE {
+        let address = Address::parse(text).unwrap();
+        let connect = || Synchronization::new(address.clone(), home.clone());
+        let failures = [
+            conformance::lock_backend(&|| connect().into_locks()).unwrap_err(),
+            conformance::cache_backend(&|| connect().into_cache()).unwrap_err(),
+        ];
+        let first_checks = [
+            conformance::LOCK_CHECKS[0].0,
+            conformance::CACHE_CHECKS[0].0,
+        ];
+        for (failure, first) in failures.iter().zip(first_checks) {
+            assert_eq!(failure.check, first);
+            assert!(
+                failure
+                    .message
+                    .contains(&format!("synchronization mode {mode} is not supported")),
+                "{failure}"
+            );
+        }
+    }
+}
