@@ -11,7 +11,7 @@
  *   string; NULL with a non-zero length, or invalid UTF-8, is WERF_SYNC_STATUS_INVALID_ARGUMENT.
  * - Outputs (`out_*`) are written only on success. Whatever the library allocates it frees:
  *   each type has its werf_sync_*_free, which accepts NULL. Never call free() on them.
- * - Enum values (lock modes) are passed as uint32_t and validated.
+ * - Enum values (lock modes, address parts) are passed as uint32_t and validated.
  * - A non-NULL pointer must point to a live object of its type (or to readable memory of the
  *   given length) for the duration of the call; a handle must not be used after its _free.
  * - No call unwinds or aborts: an internal panic is reported as WERF_SYNC_STATUS_PANIC.
@@ -31,6 +31,12 @@
 
 /** The version of this header, "MAJOR.MINOR.PATCH"; compare with werf_sync_version(). */
 #define WERF_SYNC_VERSION "0.1.0"
+
+/**
+ * A sensible bound for [`StagesStorageCache::retry_on_reset`]: one reset normally fixes
+ * the cache; more mean something else keeps re-filling it with stale records.
+ */
+#define DEFAULT_MAX_RESETS 3
 
 /**
  * `timeout_ms` value meaning "no timeout: wait until acquired or cancelled".
@@ -117,6 +123,12 @@ enum WerfSyncStatus
    * A directory or file werf-sync manages has the wrong type (e.g. a symlink).
    */
   WERF_SYNC_STATUS_WRONG_FILE_TYPE = 11,
+  /**
+   * The stages storage cache named a stage the stages storage no longer has: reset the
+   * project's cache (`werf_sync_cache_delete_all_stages`) and retry, as werf does. The
+   * message ends with werf's marker `should reset storage cache`.
+   */
+  WERF_SYNC_STATUS_SHOULD_RESET_CACHE = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -152,14 +164,93 @@ typedef uint32_t WerfSyncLockMode;
 #endif // __cplusplus
 
 /**
- * A `:local` synchronization: werf's named locks (and, later, the stages storage cache)
- * below one werf home.
+ * The kind of synchronization an address selects.
+ */
+enum WerfSyncAddressMode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `:local`: file locks and cache below the werf home (what this library implements).
+   */
+  WERF_SYNC_ADDRESS_MODE_LOCAL = 0,
+  /**
+   * `kubernetes://NAMESPACE[:CONTEXT][@(base64:CONFIG_DATA)|CONFIG_PATH]`.
+   */
+  WERF_SYNC_ADDRESS_MODE_KUBERNETES = 1,
+  /**
+   * `http://…` or `https://…`: a werf synchronization server.
+   */
+  WERF_SYNC_ADDRESS_MODE_HTTP = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum WerfSyncAddressMode WerfSyncAddressMode;
+#else
+typedef uint32_t WerfSyncAddressMode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A part of a parsed address, for `werf_sync_address_part` (passed as `uint32_t`).
+ */
+enum WerfSyncAddressPart
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The address text; parsing it again gives an equal address. May hold secrets.
+   */
+  WERF_SYNC_ADDRESS_PART_TEXT = 0,
+  /**
+   * The address for logs: kubeconfig data and URL credentials removed.
+   */
+  WERF_SYNC_ADDRESS_PART_REDACTED = 1,
+  /**
+   * `kubernetes://` only: the namespace.
+   */
+  WERF_SYNC_ADDRESS_PART_KUBERNETES_NAMESPACE = 2,
+  /**
+   * `kubernetes://` only, when given: the kube context.
+   */
+  WERF_SYNC_ADDRESS_PART_KUBERNETES_CONTEXT = 3,
+  /**
+   * `kubernetes://` only, when given as a path: the kubeconfig path.
+   */
+  WERF_SYNC_ADDRESS_PART_KUBECONFIG_PATH = 4,
+  /**
+   * `kubernetes://` only, when given as `base64:`: the decoded kubeconfig bytes.
+   */
+  WERF_SYNC_ADDRESS_PART_KUBECONFIG_DATA = 5,
+  /**
+   * `http(s)://` only: the server URL, normalised.
+   */
+  WERF_SYNC_ADDRESS_PART_HTTP_URL = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum WerfSyncAddressPart WerfSyncAddressPart;
+#else
+typedef uint32_t WerfSyncAddressPart;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A `:local` synchronization: werf's named locks and werf's stages storage cache below one
+ * werf home.
  *
  * Created by `werf_sync_open`, freed by `werf_sync_free`. Every function taking a
  * `const WerfSync *` may run concurrently from any number of threads; `werf_sync_free`
  * must not run concurrently with any of them.
  */
 typedef struct WerfSync WerfSync;
+
+/**
+ * A parsed synchronization address. Immutable; may be read from any thread.
+ */
+typedef struct WerfSyncAddress WerfSyncAddress;
 
 /**
  * A cancel token. Pass it to `werf_sync_lock` (or a lock manager function); calling
@@ -201,9 +292,155 @@ typedef struct WerfSyncLockGuard WerfSyncLockGuard;
  */
 typedef struct WerfSyncLockHandle WerfSyncLockHandle;
 
+/**
+ * A list of stage IDs returned by a cache read. Immutable; may be read from any thread.
+ */
+typedef struct WerfSyncStageList WerfSyncStageList;
+
+/**
+ * One stage: its digest and its unique ID (Unix epoch milliseconds when it was stored).
+ *
+ * In a list returned by the library, `digest` is also NUL-terminated and belongs to the
+ * list. Passed in (to `werf_sync_cache_store_stages_by_digest`), `digest` is
+ * `(pointer, length)` UTF-8 like every string argument.
+ */
+typedef struct WerfSyncStageId {
+  /**
+   * The stage digest (in werf: 56 lower-case hex characters).
+   */
+  const char *digest;
+  /**
+   * Length of `digest` in bytes, without any terminating NUL.
+   */
+  size_t digest_len;
+  /**
+   * Unix epoch milliseconds when the stage was stored.
+   */
+  int64_t unique_id;
+} WerfSyncStageId;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Parses a `--synchronization` address as werf does (`:local` exactly, `kubernetes://…`,
+ * `http(s)://…`). Anything else — including the empty string, which in werf means "the
+ * default" — is `WERF_SYNC_STATUS_INVALID_ARGUMENT` with werf's message.
+ *
+ * Memory: on success the caller owns `*out_address` and frees it with
+ * `werf_sync_address_free`.
+ */
+WerfSyncStatus werf_sync_address_parse(const char *text,
+                                       size_t text_len,
+                                       struct WerfSyncAddress **out_address,
+                                       struct WerfSyncError **out_error);
+
+/**
+ * The mode of `address` (`WERF_SYNC_ADDRESS_MODE_*`), or `UINT32_MAX` for NULL.
+ */
+uint32_t werf_sync_address_mode(const struct WerfSyncAddress *address);
+
+/**
+ * One part of `address` (`part` is a `WERF_SYNC_ADDRESS_PART_*` value).
+ *
+ * On success `*out_ptr` points to the part's bytes, NUL-terminated, and `*out_len` (if
+ * `out_len` is not NULL) is their length without the NUL (kubeconfig data may itself contain
+ * NUL bytes). Returns `WERF_SYNC_STATUS_NOT_FOUND` when the address has no such part (e.g.
+ * a namespace of an `http` address, or a context that was not given), and
+ * `WERF_SYNC_STATUS_INVALID_ARGUMENT` for an unknown `part`.
+ *
+ * Memory: the bytes belong to `address` and stay valid until `werf_sync_address_free`.
+ */
+WerfSyncStatus werf_sync_address_part(const struct WerfSyncAddress *address,
+                                      uint32_t part,
+                                      const char **out_ptr,
+                                      size_t *out_len,
+                                      struct WerfSyncError **out_error);
+
+/**
+ * Frees a parsed address. NULL is accepted and ignored.
+ */
+void werf_sync_address_free(struct WerfSyncAddress *address);
+
+/**
+ * werf's `GetAllStages(project)`: every stage cached for `project`, over all its digests.
+ *
+ * On success `*out_stages` is a new list, or NULL when nothing is cached for the project
+ * (werf's "not found"); an empty list means "cached: no stages". Unreadable records are
+ * skipped (a miss, as in werf), never an error.
+ *
+ * Memory: the caller owns a non-NULL `*out_stages` and frees it with
+ * `werf_sync_stage_list_free`.
+ */
+WerfSyncStatus werf_sync_cache_get_all_stages(const struct WerfSync *sync,
+                                              const char *project,
+                                              size_t project_len,
+                                              struct WerfSyncStageList **out_stages,
+                                              struct WerfSyncError **out_error);
+
+/**
+ * werf's `GetStagesByDigest(project, digest)`. `*out_stages` as for
+ * `werf_sync_cache_get_all_stages`: NULL on a miss (no record, or one that cannot be read).
+ */
+WerfSyncStatus werf_sync_cache_get_stages_by_digest(const struct WerfSync *sync,
+                                                    const char *project,
+                                                    size_t project_len,
+                                                    const char *digest,
+                                                    size_t digest_len,
+                                                    struct WerfSyncStageList **out_stages,
+                                                    struct WerfSyncError **out_error);
+
+/**
+ * werf's `StoreStagesByDigest(project, digest, stages)`: replaces the record of `digest`
+ * with the `count` stages at `stages` (`(NULL, 0)` stores "cached: no stages"). The write is
+ * atomic and taken under werf's cache lock.
+ *
+ * Memory: `stages` and the digests it points to are only read during the call.
+ */
+WerfSyncStatus werf_sync_cache_store_stages_by_digest(const struct WerfSync *sync,
+                                                      const char *project,
+                                                      size_t project_len,
+                                                      const char *digest,
+                                                      size_t digest_len,
+                                                      const struct WerfSyncStageId *stages,
+                                                      size_t count,
+                                                      struct WerfSyncError **out_error);
+
+/**
+ * werf's `DeleteStagesByDigest(project, digest)`; a missing record is not an error.
+ */
+WerfSyncStatus werf_sync_cache_delete_stages_by_digest(const struct WerfSync *sync,
+                                                       const char *project,
+                                                       size_t project_len,
+                                                       const char *digest,
+                                                       size_t digest_len,
+                                                       struct WerfSyncError **out_error);
+
+/**
+ * werf's `DeleteAllStages(project)`: the cache reset werf does after an error ending in
+ * `should reset storage cache` (`WERF_SYNC_STATUS_SHOULD_RESET_CACHE`). Readers see the
+ * whole project or none of it.
+ */
+WerfSyncStatus werf_sync_cache_delete_all_stages(const struct WerfSync *sync,
+                                                 const char *project,
+                                                 size_t project_len,
+                                                 struct WerfSyncError **out_error);
+
+/**
+ * The stages of `list` as an array; `*out_len` (if not NULL) receives their number. NULL
+ * `list` gives NULL and 0.
+ *
+ * Memory: the array and its digests belong to `list`; valid until
+ * `werf_sync_stage_list_free(list)`.
+ */
+const struct WerfSyncStageId *werf_sync_stage_list_items(const struct WerfSyncStageList *list,
+                                                         size_t *out_len);
+
+/**
+ * Frees a stage list. NULL is accepted and ignored.
+ */
+void werf_sync_stage_list_free(struct WerfSyncStageList *list);
 
 /**
  * A new, not cancelled token; NULL only if the library panicked (a bug).
@@ -512,6 +749,27 @@ WerfSyncStatus werf_sync_open(const char *home,
                               size_t home_len,
                               struct WerfSync **out_sync,
                               struct WerfSyncError **out_error);
+
+/**
+ * Opens the synchronization a werf `--synchronization` address selects, below a werf home.
+ *
+ * Parameters:
+ * - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
+ *   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
+ * - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
+ *
+ * Returns `WERF_SYNC_STATUS_OK` for `:local`; `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
+ * `kubernetes://` or `http(s)://` address (this library implements only `:local`);
+ * `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with werf's message.
+ *
+ * Memory: as for `werf_sync_open`.
+ */
+WerfSyncStatus werf_sync_open_address(const char *address,
+                                      size_t address_len,
+                                      const char *home,
+                                      size_t home_len,
+                                      struct WerfSync **out_sync,
+                                      struct WerfSyncError **out_error);
 
 /**
  * Frees a synchronization handle. NULL is accepted and ignored.

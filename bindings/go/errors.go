@@ -39,22 +39,27 @@ var (
 	ErrPanic = errors.New("werfsync: internal panic")
 	// ErrWrongFileType: a directory or file werf-sync manages has the wrong type (a symlink).
 	ErrWrongFileType = errors.New("werfsync: wrong file type")
+	// ErrShouldResetCache: the stages storage cache named a stage the stages storage no
+	// longer has; reset the project (DeleteAllStages) and retry, as werf does. The message
+	// ends with werf's marker "should reset storage cache".
+	ErrShouldResetCache = errors.New("werfsync: should reset storage cache")
 	// ErrClosed: the Sync was closed, or the Lock already unlocked.
 	ErrClosed = errors.New("werfsync: already closed")
 )
 
 var sentinels = map[C.WerfSyncStatus]error{
-	C.WERF_SYNC_STATUS_WOULD_BLOCK:      ErrWouldBlock,
-	C.WERF_SYNC_STATUS_TIMEOUT:          ErrTimeout,
-	C.WERF_SYNC_STATUS_CANCELLED:        ErrCanceled,
-	C.WERF_SYNC_STATUS_INVALID_ARGUMENT: ErrInvalidArgument,
-	C.WERF_SYNC_STATUS_NOT_FOUND:        ErrNotFound,
-	C.WERF_SYNC_STATUS_IO:               ErrIO,
-	C.WERF_SYNC_STATUS_CORRUPT:          ErrCorrupt,
-	C.WERF_SYNC_STATUS_UNSUPPORTED:      ErrUnsupported,
-	C.WERF_SYNC_STATUS_DEADLOCK:         ErrDeadlock,
-	C.WERF_SYNC_STATUS_PANIC:            ErrPanic,
-	C.WERF_SYNC_STATUS_WRONG_FILE_TYPE:  ErrWrongFileType,
+	C.WERF_SYNC_STATUS_WOULD_BLOCK:        ErrWouldBlock,
+	C.WERF_SYNC_STATUS_TIMEOUT:            ErrTimeout,
+	C.WERF_SYNC_STATUS_CANCELLED:          ErrCanceled,
+	C.WERF_SYNC_STATUS_INVALID_ARGUMENT:   ErrInvalidArgument,
+	C.WERF_SYNC_STATUS_NOT_FOUND:          ErrNotFound,
+	C.WERF_SYNC_STATUS_IO:                 ErrIO,
+	C.WERF_SYNC_STATUS_CORRUPT:            ErrCorrupt,
+	C.WERF_SYNC_STATUS_UNSUPPORTED:        ErrUnsupported,
+	C.WERF_SYNC_STATUS_DEADLOCK:           ErrDeadlock,
+	C.WERF_SYNC_STATUS_PANIC:              ErrPanic,
+	C.WERF_SYNC_STATUS_WRONG_FILE_TYPE:    ErrWrongFileType,
+	C.WERF_SYNC_STATUS_SHOULD_RESET_CACHE: ErrShouldResetCache,
 }
 
 // Error is a failure reported by the library.

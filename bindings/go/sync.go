@@ -34,9 +34,31 @@ func Open(home string) (*Sync, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSync(ptr), nil
+}
+
+// OpenAddress opens the synchronization a werf --synchronization address selects, below the
+// werf home home (empty: $WERF_HOME, else ~/.werf). An empty address means
+// $WERF_SYNCHRONIZATION, and ":local" when that is unset or empty. A valid kubernetes:// or
+// http(s):// address fails with ErrUnsupported (only :local is implemented); anything else
+// with ErrInvalidArgument and werf's message.
+func OpenAddress(address, home string) (*Sync, error) {
+	var ptr *C.WerfSync
+	ap, an := cstr(address)
+	hp, hn := cstr(home)
+	err := call(func(e **C.WerfSyncError) C.WerfSyncStatus {
+		return C.werf_sync_open_address(ap, an, hp, hn, &ptr, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newSync(ptr), nil
+}
+
+func newSync(ptr *C.WerfSync) *Sync {
 	s := &Sync{ptr: ptr}
 	s.cleanup = runtime.AddCleanup(s, func(ptr *C.WerfSync) { C.werf_sync_free(ptr) }, ptr)
-	return s, nil
+	return s
 }
 
 // Close releases the locks still held through the lock manager methods (LockStage, ...)

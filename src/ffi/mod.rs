@@ -21,8 +21,10 @@
 // under "Memory"; a `# Safety` heading in each of 40 doc comments would only repeat it.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod address;
 mod args;
 mod boundary;
+pub mod cache;
 pub mod cancel;
 pub mod error;
 pub mod handle;

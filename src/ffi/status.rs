@@ -39,13 +39,19 @@ pub enum WerfSyncStatus {
     Panic = 10,
     /// A directory or file werf-sync manages has the wrong type (e.g. a symlink).
     WrongFileType = 11,
+    /// The stages storage cache named a stage the stages storage no longer has: reset the
+    /// project's cache (`werf_sync_cache_delete_all_stages`) and retry, as werf does. The
+    /// message ends with werf's marker `should reset storage cache`.
+    ShouldResetCache = 12,
 }
 
 impl WerfSyncStatus {
     /// The status for a crate error.
     pub(crate) fn of(error: &Error) -> Self {
         match error {
-            Error::InvalidArgument { .. } => WerfSyncStatus::InvalidArgument,
+            Error::InvalidArgument { .. } | Error::Address(_) => WerfSyncStatus::InvalidArgument,
+            Error::Unsupported { .. } => WerfSyncStatus::Unsupported,
+            Error::StagesStorageCacheReset { .. } => WerfSyncStatus::ShouldResetCache,
             Error::Io { .. } | Error::LockFileVanished { .. } => WerfSyncStatus::Io,
             Error::WrongFileType { .. } => WerfSyncStatus::WrongFileType,
             Error::LockingUnsupported { .. } => WerfSyncStatus::Unsupported,
@@ -71,6 +77,7 @@ impl WerfSyncStatus {
             WerfSyncStatus::Deadlock => c"WERF_SYNC_STATUS_DEADLOCK",
             WerfSyncStatus::Panic => c"WERF_SYNC_STATUS_PANIC",
             WerfSyncStatus::WrongFileType => c"WERF_SYNC_STATUS_WRONG_FILE_TYPE",
+            WerfSyncStatus::ShouldResetCache => c"WERF_SYNC_STATUS_SHOULD_RESET_CACHE",
         }
     }
 
@@ -80,7 +87,7 @@ impl WerfSyncStatus {
     }
 
     /// Every status.
-    pub(crate) const ALL: [WerfSyncStatus; 12] = [
+    pub(crate) const ALL: [WerfSyncStatus; 13] = [
         WerfSyncStatus::Ok,
         WerfSyncStatus::WouldBlock,
         WerfSyncStatus::Timeout,
@@ -93,6 +100,7 @@ impl WerfSyncStatus {
         WerfSyncStatus::Deadlock,
         WerfSyncStatus::Panic,
         WerfSyncStatus::WrongFileType,
+        WerfSyncStatus::ShouldResetCache,
     ];
 }
 
@@ -107,4 +115,32 @@ pub extern "C" fn werf_sync_status_name(code: u32) -> *const std::ffi::c_char {
             .map_or(UNKNOWN, WerfSyncStatus::name)
             .as_ptr()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_dense_and_named_as_in_the_header() {
+        for (i, status) in WerfSyncStatus::ALL.iter().enumerate() {
+            assert_eq!(*status as u32, i as u32, "{status:?}");
+            assert_eq!(WerfSyncStatus::from_code(i as u32), Some(*status));
+            let name = status.name().to_str().unwrap();
+            let variant = format!("{status:?}");
+            let screaming: String = variant
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let sep = (i > 0 && c.is_uppercase()).then_some('_');
+                    sep.into_iter().chain(c.to_uppercase())
+                })
+                .collect();
+            assert_eq!(name, format!("WERF_SYNC_STATUS_{screaming}"));
+        }
+        assert_eq!(
+            WerfSyncStatus::from_code(WerfSyncStatus::ALL.len() as u32),
+            None
+        );
+    }
 }

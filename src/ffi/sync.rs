@@ -5,18 +5,20 @@ use std::path::Path;
 
 use super::args::{handle_arg, out_arg, owned_c_string, str_arg};
 use super::boundary::{catch, catch_value};
-use super::error::WerfSyncError;
+use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
-use crate::{LockManager, Locker, WerfHome};
+use crate::address::{Address, SYNCHRONIZATION_ENV};
+use crate::{LockManager, Locker, StagesStorageCache, WerfHome};
 
-/// A `:local` synchronization: werf's named locks (and, later, the stages storage cache)
-/// below one werf home.
+/// A `:local` synchronization: werf's named locks and werf's stages storage cache below one
+/// werf home.
 ///
 /// Created by `werf_sync_open`, freed by `werf_sync_free`. Every function taking a
 /// `const WerfSync *` may run concurrently from any number of threads; `werf_sync_free`
 /// must not run concurrently with any of them.
 pub struct WerfSync {
     manager: LockManager,
+    cache: StagesStorageCache,
 }
 
 impl WerfSync {
@@ -27,6 +29,29 @@ impl WerfSync {
     pub(crate) fn manager(&self) -> &LockManager {
         &self.manager
     }
+
+    pub(crate) fn cache(&self) -> &StagesStorageCache {
+        &self.cache
+    }
+
+    fn local(home: WerfHome) -> Self {
+        WerfSync {
+            manager: LockManager::new(Locker::new(home.clone())),
+            cache: StagesStorageCache::new(home),
+        }
+    }
+}
+
+/// The werf home of `(home, home_len)`: `""` resolves werf's default.
+///
+/// # Safety
+/// The string contract for `(home, home_len)`.
+unsafe fn home_arg(home: *const c_char, home_len: usize) -> Result<WerfHome, Failure> {
+    // SAFETY: the caller's contract.
+    Ok(match unsafe { str_arg(home, home_len, "werf home") }? {
+        "" => WerfHome::resolve(None)?,
+        path => WerfHome::new(Path::new(path))?,
+    })
 }
 
 /// Opens the `:local` synchronization of a werf home. Nothing on disk is touched until the
@@ -53,16 +78,46 @@ pub unsafe extern "C" fn werf_sync_open(
     catch(out_error, || {
         let out = out_arg(out_sync, "out_sync")?;
         // SAFETY: the caller's contract for `(home, home_len)`.
-        let home = unsafe { str_arg(home, home_len, "werf home") }?;
-        let home = match home {
-            "" => WerfHome::resolve(None)?,
-            path => WerfHome::new(Path::new(path))?,
-        };
-        let sync = WerfSync {
-            manager: LockManager::new(Locker::new(home)),
-        };
+        let home = unsafe { home_arg(home, home_len) }?;
         // SAFETY: `out_sync` is writable by the caller's contract.
-        unsafe { out.write(Box::into_raw(Box::new(sync))) };
+        unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
+        Ok(())
+    })
+}
+
+/// Opens the synchronization a werf `--synchronization` address selects, below a werf home.
+///
+/// Parameters:
+/// - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
+///   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
+/// - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
+///
+/// Returns `WERF_SYNC_STATUS_OK` for `:local`; `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
+/// `kubernetes://` or `http(s)://` address (this library implements only `:local`);
+/// `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with werf's message.
+///
+/// Memory: as for `werf_sync_open`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_open_address(
+    address: *const c_char,
+    address_len: usize,
+    home: *const c_char,
+    home_len: usize,
+    out_sync: *mut *mut WerfSync,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        let out = out_arg(out_sync, "out_sync")?;
+        // SAFETY: the caller's contract for the strings.
+        let text = unsafe { str_arg(address, address_len, "synchronization address") }?;
+        let home = unsafe { home_arg(home, home_len) }?;
+        let env = std::env::var(SYNCHRONIZATION_ENV).ok();
+        let address = Address::select(Some(text).filter(|t| !t.is_empty()), env.as_deref())
+            .map_err(crate::Error::from)?
+            .unwrap_or(Address::Local);
+        crate::backend::ensure_supported(&address)?;
+        // SAFETY: `out_sync` is writable by the caller's contract.
+        unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
         Ok(())
     })
 }
@@ -144,9 +199,8 @@ pub unsafe extern "C" fn werf_sync_string_free(string: *mut c_char) {
     })
 }
 
-fn path_str(path: &Path) -> Result<&str, super::error::Failure> {
+fn path_str(path: &Path) -> Result<&str, Failure> {
     // The home came in as UTF-8 and lock file names are hex, so this holds; say so if not.
-    path.to_str().ok_or_else(|| {
-        super::error::Failure::invalid("path", format!("{} is not UTF-8", path.display()))
-    })
+    path.to_str()
+        .ok_or_else(|| Failure::invalid("path", format!("{} is not UTF-8", path.display())))
 }

@@ -356,6 +356,152 @@ static void test_misuse(WerfSync *sync) {
   werf_sync_string_free(NULL);
 }
 
+static void test_open_address(const char *home) {
+  WerfSync *sync = NULL;
+  WerfSyncError *err = NULL;
+  EXPECT(werf_sync_open_address(STR(":local"), STR(home), &sync, E), WERF_SYNC_STATUS_OK);
+  werf_sync_free(sync);
+  sync = NULL;
+  unsetenv("WERF_SYNCHRONIZATION");
+  EXPECT(werf_sync_open_address(NULL, 0, STR(home), &sync, E), WERF_SYNC_STATUS_OK);
+  werf_sync_free(sync);
+  sync = NULL;
+  CHECK(werf_sync_open_address(STR("kubernetes://ns"), STR(home), &sync, &err) ==
+        WERF_SYNC_STATUS_UNSUPPORTED);
+  CHECK(strstr(werf_sync_error_message(err), "kubernetes") != NULL);
+  werf_sync_error_free(err);
+  CHECK(werf_sync_open_address(STR("ftp://x"), STR(home), &sync, &err) ==
+        WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  CHECK(strstr(werf_sync_error_message(err), "only --synchronization=:local") != NULL);
+  werf_sync_error_free(err);
+  CHECK(sync == NULL);
+}
+
+static void test_address(void) {
+  WerfSyncAddress *a = NULL;
+  const char *part = NULL;
+  size_t len = 0;
+  EXPECT(werf_sync_address_parse(STR("kubernetes://ns:ctx@/tmp/kubeconfig"), &a, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(werf_sync_address_mode(a) == WERF_SYNC_ADDRESS_MODE_KUBERNETES);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_KUBERNETES_NAMESPACE, &part, &len, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(len == 2 && strcmp(part, "ns") == 0);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_KUBERNETES_CONTEXT, &part, NULL, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(strcmp(part, "ctx") == 0);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_KUBECONFIG_PATH, &part, &len, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(strcmp(part, "/tmp/kubeconfig") == 0);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_HTTP_URL, &part, &len, E),
+         WERF_SYNC_STATUS_NOT_FOUND);
+  EXPECT(werf_sync_address_part(a, 99, &part, &len, E), WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  werf_sync_address_free(a);
+  a = NULL;
+
+  /* Inline kubeconfig data ("YTpi" is base64 of "a:b"); the redacted form hides it. */
+  EXPECT(werf_sync_address_parse(STR("kubernetes://ns@base64:YTpi"), &a, E), WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_KUBECONFIG_DATA, &part, &len, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(len == 3 && memcmp(part, "a:b", 3) == 0);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_REDACTED, &part, &len, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(strstr(part, "YTpi") == NULL);
+  werf_sync_address_free(a);
+  a = NULL;
+
+  EXPECT(werf_sync_address_parse(STR(":local"), &a, E), WERF_SYNC_STATUS_OK);
+  CHECK(werf_sync_address_mode(a) == WERF_SYNC_ADDRESS_MODE_LOCAL);
+  EXPECT(werf_sync_address_part(a, WERF_SYNC_ADDRESS_PART_TEXT, &part, &len, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(strcmp(part, ":local") == 0);
+  werf_sync_address_free(a);
+  a = NULL;
+  EXPECT(werf_sync_address_parse(STR("https://synchronization.werf.io"), &a, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(werf_sync_address_mode(a) == WERF_SYNC_ADDRESS_MODE_HTTP);
+  werf_sync_address_free(a);
+  a = NULL;
+
+  EXPECT(werf_sync_address_parse(STR(""), &a, E), WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  EXPECT(werf_sync_address_parse(STR("local"), &a, E), WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  EXPECT(werf_sync_address_parse(NULL, 4, &a, E), WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  CHECK(a == NULL);
+  CHECK(werf_sync_address_mode(NULL) == UINT32_MAX);
+  werf_sync_address_free(NULL);
+}
+
+static void test_cache(WerfSync *sync) {
+  WerfSyncStageList *list = (WerfSyncStageList *)&list;
+  const char *digest = "0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+  EXPECT(werf_sync_cache_get_stages_by_digest(sync, STR("proj"), STR(digest), &list, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(list == NULL); /* a miss */
+  WerfSyncStageId stages[2] = {{digest, strlen(digest), 1647350000123},
+                               {digest, strlen(digest), 1647350000456}};
+  EXPECT(werf_sync_cache_store_stages_by_digest(sync, STR("proj"), STR(digest), stages, 2, E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_cache_get_stages_by_digest(sync, STR("proj"), STR(digest), &list, E),
+         WERF_SYNC_STATUS_OK);
+  size_t n = 0;
+  const WerfSyncStageId *items = werf_sync_stage_list_items(list, &n);
+  CHECK(n == 2);
+  CHECK(n == 2 && items[0].unique_id == 1647350000123 && items[1].unique_id == 1647350000456);
+  CHECK(n == 2 && items[1].digest_len == strlen(digest) && strcmp(items[1].digest, digest) == 0);
+  werf_sync_stage_list_free(list);
+
+  /* werf's record file, byte for byte. */
+  char *home = NULL, path[4096], content[512] = {0};
+  werf_sync_home(sync, &home, NULL);
+  snprintf(path, sizeof path, "%s/shared_context/storage/stages_storage_cache/1/proj/%s", home,
+           digest);
+  werf_sync_string_free(home);
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL);
+  if (f) {
+    size_t got = fread(content, 1, sizeof content - 1, f);
+    (void)got;
+    fclose(f);
+  }
+  char want[512];
+  snprintf(want, sizeof want,
+           "{\"stages\":[{\"digest\":\"%s\",\"uniqueID\":1647350000123},{\"digest\":\"%s\","
+           "\"uniqueID\":1647350000456}]}\n",
+           digest, digest);
+  CHECK(strcmp(content, want) == 0);
+
+  /* (NULL, 0) stores "cached: no stages": found, empty. */
+  EXPECT(werf_sync_cache_store_stages_by_digest(sync, STR("proj"), STR("d2"), NULL, 0, E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_cache_get_all_stages(sync, STR("proj"), &list, E), WERF_SYNC_STATUS_OK);
+  CHECK(list != NULL);
+  werf_sync_stage_list_items(list, &n);
+  CHECK(n == 2);
+  werf_sync_stage_list_free(list);
+  EXPECT(werf_sync_cache_delete_stages_by_digest(sync, STR("proj"), STR(digest), E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_cache_get_stages_by_digest(sync, STR("proj"), STR("d2"), &list, E),
+         WERF_SYNC_STATUS_OK);
+  CHECK(list != NULL && werf_sync_stage_list_items(list, &n) != NULL && n == 0);
+  werf_sync_stage_list_free(list);
+  EXPECT(werf_sync_cache_delete_all_stages(sync, STR("proj"), E), WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_cache_get_all_stages(sync, STR("proj"), &list, E), WERF_SYNC_STATUS_OK);
+  CHECK(list == NULL);
+
+  /* Misuse: a path-escaping project, NULL stages with a count, a bad digest, NULL list. */
+  EXPECT(werf_sync_cache_get_all_stages(sync, STR("../x"), &list, E),
+         WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  EXPECT(werf_sync_cache_store_stages_by_digest(sync, STR("proj"), STR("d"), NULL, 3, E),
+         WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  WerfSyncStageId bad = {NULL, 5, 1};
+  EXPECT(werf_sync_cache_store_stages_by_digest(sync, STR("proj"), STR("d"), &bad, 1, E),
+         WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  EXPECT(werf_sync_cache_get_all_stages(sync, STR("proj"), NULL, E),
+         WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  CHECK(werf_sync_stage_list_items(NULL, &n) == NULL && n == 0);
+  werf_sync_stage_list_free(NULL);
+}
+
 int main(void) {
   char home[] = "/tmp/werf-sync-c-test-XXXXXX";
   if (!mkdtemp(home)) {
@@ -371,7 +517,10 @@ int main(void) {
   test_handoff(sync);
   test_manager(sync);
   test_misuse(sync);
+  test_cache(sync);
   werf_sync_free(sync);
+  test_open_address(home);
+  test_address();
 
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
