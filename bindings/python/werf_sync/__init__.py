@@ -14,6 +14,8 @@ package, or in the repository's ``target/debug`` / ``target/release``.
 from __future__ import annotations
 
 from ._library import LibraryNotFound
+from .address import Address, AddressMode, parse_address
+from .cache import StageId, StagesStorageCache
 from .cancel import CancelToken
 from .errors import (
     Cancelled,
@@ -24,6 +26,7 @@ from .errors import (
     InvalidArgument,
     IoError,
     NotFound,
+    ShouldResetCache,
     Timeout,
     Unsupported,
     WerfSyncError,
@@ -35,6 +38,8 @@ from .manager import LockHandle
 from .sync import Sync, open
 
 __all__ = [
+    "Address",
+    "AddressMode",
     "Cancelled",
     "CancelToken",
     "Closed",
@@ -47,6 +52,9 @@ __all__ = [
     "LockGuard",
     "LockHandle",
     "NotFound",
+    "ShouldResetCache",
+    "StageId",
+    "StagesStorageCache",
     "Sync",
     "Timeout",
     "Unsupported",
@@ -55,6 +63,7 @@ __all__ = [
     "WrongFileType",
     "library_version",
     "open",
+    "parse_address",
 ]
 
 

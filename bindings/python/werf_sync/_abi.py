@@ -37,6 +37,20 @@ class Token(ctypes.Structure):
     """``WerfSyncCancelToken`` (opaque)."""
 
 
+class StageId(ctypes.Structure):
+    """``WerfSyncStageId``: a digest as (pointer, length) and the unique ID."""
+
+    _fields_ = [("digest", c_void_p), ("digest_len", c_size_t), ("unique_id", c_int64)]
+
+
+class StageList(ctypes.Structure):
+    """``WerfSyncStageList`` (opaque)."""
+
+
+class Address(ctypes.Structure):
+    """``WerfSyncAddress`` (opaque)."""
+
+
 STATUS = c_uint32
 ERR = POINTER(POINTER(Error))
 STR = (c_char_p, c_size_t)  # a string argument: pointer + length
@@ -94,6 +108,18 @@ _PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     ),
     "werf_sync_manager_try_lock": (STATUS, (POINTER(Sync), STR, c_uint32, POINTER(POINTER(Handle)), ERR)),
     "werf_sync_unlock": (STATUS, (POINTER(Sync), POINTER(Handle), ERR)),
+    "werf_sync_open_address": (STATUS, (STR, STR, POINTER(POINTER(Sync)), ERR)),
+    "werf_sync_cache_get_all_stages": (STATUS, (POINTER(Sync), STR, POINTER(POINTER(StageList)), ERR)),
+    "werf_sync_cache_get_stages_by_digest": (STATUS, (POINTER(Sync), STR, STR, POINTER(POINTER(StageList)), ERR)),
+    "werf_sync_cache_store_stages_by_digest": (STATUS, (POINTER(Sync), STR, STR, POINTER(StageId), c_size_t, ERR)),
+    "werf_sync_cache_delete_stages_by_digest": (STATUS, (POINTER(Sync), STR, STR, ERR)),
+    "werf_sync_cache_delete_all_stages": (STATUS, (POINTER(Sync), STR, ERR)),
+    "werf_sync_stage_list_items": (POINTER(StageId), (POINTER(StageList), POINTER(c_size_t))),
+    "werf_sync_stage_list_free": (None, (POINTER(StageList),)),
+    "werf_sync_address_parse": (STATUS, (STR, POINTER(POINTER(Address)), ERR)),
+    "werf_sync_address_mode": (c_uint32, (POINTER(Address),)),
+    "werf_sync_address_part": (STATUS, (POINTER(Address), c_uint32, POINTER(c_void_p), POINTER(c_size_t), ERR)),
+    "werf_sync_address_free": (None, (POINTER(Address),)),
 }
 
 

@@ -109,6 +109,14 @@ class WrongFileType(WerfSyncError, OSError):
     STATUS = 11
 
 
+class ShouldResetCache(WerfSyncError):
+    """The stages storage cache named a stage the stages storage no longer has: reset the
+    project's cache (``sync.cache.delete_all_stages(project)``) and retry, as werf does.
+    The message ends with werf's marker ``should reset storage cache``."""
+
+    STATUS = 12
+
+
 class Closed(WerfSyncError, ValueError):
     """The :class:`~werf_sync.Sync` (or lock guard) was already closed (released)."""
 
@@ -127,6 +135,7 @@ _BY_STATUS: Dict[int, Type[WerfSyncError]] = {
         Deadlock,
         InternalError,
         WrongFileType,
+        ShouldResetCache,
     )
 }
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Type, TypeVar, Union
 
 from . import _abi
 from ._call import call, encode, take_string, timeout_ms
+from .cache import StagesStorageCache
 from .cancel import CancelToken
 from .errors import Closed, WouldBlock
 from .guard import LockGuard
@@ -33,16 +34,26 @@ class Sync(ManagerOps):
     :meth:`close` waits for calls in progress to return (cancel their waits first).
     """
 
-    def __init__(self, home: Optional[PathArg] = None) -> None:
+    def __init__(self, home: Optional[PathArg] = None, address: Optional[str] = None) -> None:
         """Opens the synchronization of werf home ``home``; None (or "") resolves it as
         werf does: ``$WERF_HOME``, else ``~/.werf``. Nothing on disk is touched until the
-        first lock."""
+        first lock.
+
+        ``address`` is werf's ``--synchronization`` value: "" means ``$WERF_SYNCHRONIZATION``
+        (``:local`` when unset), ``:local`` opens; a valid ``kubernetes://`` or ``http(s)://``
+        address raises :class:`~werf_sync.Unsupported` (only ``:local`` is implemented), a
+        malformed one :class:`~werf_sync.InvalidArgument`. None opens ``:local`` without
+        looking at the environment."""
         self._ptr: Any = None
         self._users = 0  # calls in progress; close() waits for 0
         self._idle = threading.Condition(threading.Lock())
         data = encode("" if home is None else home, "werf home")
         ptr = ctypes.POINTER(_abi.Sync)()
-        call(_abi.lib().werf_sync_open, data, len(data), ctypes.byref(ptr))
+        if address is None:
+            call(_abi.lib().werf_sync_open, data, len(data), ctypes.byref(ptr))
+        else:
+            text = encode(address, "synchronization address")
+            call(_abi.lib().werf_sync_open_address, text, len(text), data, len(data), ctypes.byref(ptr))
         self._ptr = ptr
         self.home: str = self._use(self._home)  #: The absolute path of the werf home.
 
@@ -99,6 +110,11 @@ class Sync(ManagerOps):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<werf_sync.Sync home={getattr(self, 'home', None)!r} {state}>"
+
+    @property
+    def cache(self) -> StagesStorageCache:
+        """werf's stages storage cache below this werf home."""
+        return StagesStorageCache(self)
 
     # -- paths ----------------------------------------------------------------------------
 
@@ -188,7 +204,8 @@ class Sync(ManagerOps):
         return self._use(body)
 
 
-def open(home: Optional[PathArg] = None) -> Sync:  # noqa: A001 - the package's entry point
+def open(home: Optional[PathArg] = None, address: Optional[str] = None) -> Sync:  # noqa: A001
     """Opens werf's ``:local`` synchronization of werf home ``home`` (None: ``$WERF_HOME``,
-    else ``~/.werf``). Same as ``Sync(home)``."""
-    return Sync(home)
+    else ``~/.werf``), optionally from a ``--synchronization`` ``address``. Same as
+    ``Sync(home, address)``."""
+    return Sync(home, address)
