@@ -30,6 +30,7 @@ def test_every_class_matches_the_librarys_status_name() -> None:
         werf_sync.Deadlock: "DEADLOCK",
         werf_sync.InternalError: "PANIC",
         werf_sync.WrongFileType: "WRONG_FILE_TYPE",
+        werf_sync.ShouldResetCache: "SHOULD_RESET_CACHE",
     }
     assert set(names) == set(_BY_STATUS.values())
     for cls, name in names.items():
