@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import subprocess
 import sys
 import time
@@ -110,3 +112,27 @@ def test_counter_shared_by_python_and_cli_processes(home: Path, cli: Path, child
     for child in children:
         assert child.wait(timeout=120) == 0
     assert int(counter.read_text()) == 3 * increments
+
+
+def test_a_forked_child_does_not_release_the_parents_locks(sync: werf_sync.Sync, home: Path, cli: Path) -> None:
+    guard = sync.lock("forked", timeout=5)
+    sync.lock_stage("proj", "forked")
+    pid = os.fork()
+    if pid == 0:  # the child: must not unlock what it shares with the parent
+        code = 1
+        try:
+            try:
+                guard.release()
+            except werf_sync.WerfSyncError as err:
+                code = 0 if "before a fork" in str(err) else 2
+            sync.close()
+            del guard
+            gc.collect()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    for name in ("forked", "proj.forked"):
+        run = cli_lock(cli, home, "--nonblock", name, "--", "true")
+        assert run.returncode == NOT_ACQUIRED, f"{name}: {run.stderr}"
+    guard.release()

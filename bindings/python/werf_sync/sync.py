@@ -32,6 +32,10 @@ class Sync(ManagerOps):
 
     Thread safety: every method may run concurrently from any number of threads.
     :meth:`close` waits for calls in progress to return (cancel their waits first).
+
+    Fork: a forked child must open its own Sync. Closing an inherited one in the child
+    frees nothing, because freeing would unlock the lock manager's locks, whose open file
+    descriptions the child shares with the parent.
     """
 
     def __init__(self, home: Optional[PathArg] = None, address: Optional[str] = None) -> None:
@@ -45,6 +49,7 @@ class Sync(ManagerOps):
         malformed one :class:`~werf_sync.InvalidArgument`. None opens ``:local`` without
         looking at the environment."""
         self._ptr: Any = None
+        self._pid = os.getpid()
         self._users = 0  # calls in progress; close() waits for 0
         self._idle = threading.Condition(threading.Lock())
         data = encode("" if home is None else home, "werf home")
@@ -82,7 +87,7 @@ class Sync(ManagerOps):
             while self._users:
                 self._idle.wait()
             ptr, self._ptr = self._ptr, None
-        if ptr:
+        if ptr and self._pid == os.getpid():
             _abi.lib().werf_sync_free(ptr)
 
     @property
@@ -104,7 +109,7 @@ class Sync(ManagerOps):
     def __del__(self) -> None:
         # Safety net only: nobody can be using an unreachable Sync.
         ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
+        if ptr and getattr(self, "_pid", None) == os.getpid():
             _abi.lib().werf_sync_free(ptr)
 
     def __repr__(self) -> str:
