@@ -67,8 +67,11 @@ def bare_ctypes(sync: werf_sync.Sync, name: str) -> Callable[[], None]:
     try_lock, release = lib.werf_sync_try_lock, lib.werf_sync_lock_guard_release
 
     def body() -> None:
-        sync._use(lambda ptr: try_lock(ptr, data, len(data), _abi.MODE_EXCLUSIVE, ctypes.byref(guard),
-                                       ctypes.byref(error)))
+        sync._use(
+            lambda ptr: try_lock(
+                ptr, data, len(data), _abi.MODE_EXCLUSIVE, ctypes.byref(guard), ctypes.byref(error)
+            )
+        )
         release(guard, ctypes.byref(error))
 
     return body
@@ -89,7 +92,9 @@ def filelock_peer(path: str) -> Optional[Callable[[], None]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--block", type=int, default=200, help="calls per block")
     parser.add_argument("--rounds", type=int, default=30, help="blocks of each contender")
     args = parser.parse_args()
@@ -118,17 +123,25 @@ def main() -> None:
             bodies["filelock.FileLock acquire+release"] = peer
         results = per_op(bodies, args.block, args.rounds)
 
-    print(f"library {werf_sync.library_version()} from {werf_sync._abi.lib().path}; "
-          f"Python {sys.version.split()[0]}; {args.rounds} interleaved rounds of {args.block} calls each")
+    print(
+        f"library {werf_sync.library_version()} from {werf_sync._abi.lib().path}; "
+        f"Python {sys.version.split()[0]}; {args.rounds} interleaved rounds of {args.block} calls each"
+    )
     for label, seconds in results.items():
         print(f"  {label:45s} {seconds * 1e6:8.2f} us")
     binding = results["binding: with sync.lock(name)"]
-    print(f"ratio binding / raw fcntl.flock:  {binding / results['raw fcntl.flock open+lock+unlock+close']:.2f}x")
-    print(f"ratio binding / bare ctypes:      {binding / results['bare ctypes: werf_sync_try_lock + _release']:.2f}x")
+    print(
+        f"ratio binding / raw fcntl.flock:  {binding / results['raw fcntl.flock open+lock+unlock+close']:.2f}x"
+    )
+    print(
+        f"ratio binding / bare ctypes:      {binding / results['bare ctypes: werf_sync_try_lock + _release']:.2f}x"
+    )
     if peer is None:
         print("filelock is not installed (python3 -m pip install filelock); its ratio is not measured")
     else:
-        print(f"ratio binding / filelock:         {binding / results['filelock.FileLock acquire+release']:.2f}x")
+        print(
+            f"ratio binding / filelock:         {binding / results['filelock.FileLock acquire+release']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

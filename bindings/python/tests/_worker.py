@@ -1,8 +1,8 @@
 """A child process for the multi-process tests.
 
-    python _worker.py HOME count NAME N   increment the integer in file HOME/counter N times,
-                                          each time under lock NAME (read, pause, write)
-    python _worker.py HOME hold NAME      hold lock NAME, print "held", release on a line on stdin
+python _worker.py HOME count NAME N   increment the integer in file HOME/counter N times,
+                                      each time under lock NAME (read, pause, write)
+python _worker.py HOME hold NAME      hold lock NAME, print "held", release on a line on stdin
 """
 
 from __future__ import annotations

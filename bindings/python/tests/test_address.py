@@ -20,7 +20,10 @@ def test_kubernetes_with_context_and_config_path() -> None:
     address = werf_sync.parse_address("kubernetes://ns:ctx@/tmp/kubeconfig")
     assert address.mode is AddressMode.KUBERNETES
     assert (address.kubernetes_namespace, address.kubernetes_context, address.kubeconfig_path) == (
-        "ns", "ctx", "/tmp/kubeconfig")
+        "ns",
+        "ctx",
+        "/tmp/kubeconfig",
+    )
     assert address.kubeconfig_data is None
 
 

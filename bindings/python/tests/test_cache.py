@@ -45,7 +45,10 @@ def test_miss_is_none_and_empty_record_is_empty_list(sync: werf_sync.Sync) -> No
 def test_records_are_werfs_bytes(sync: werf_sync.Sync, home: Path) -> None:
     sync.cache.store_stages_by_digest("proj", DIGEST, [StageId(DIGEST, 1647350000123)])
     record = cache_root(home) / "proj" / DIGEST
-    assert record.read_bytes() == b'{"stages":[{"digest":"' + DIGEST.encode() + b'","uniqueID":1647350000123}]}\n'
+    assert (
+        record.read_bytes()
+        == b'{"stages":[{"digest":"' + DIGEST.encode() + b'","uniqueID":1647350000123}]}\n'
+    )
     # A record werf wrote (empty form, and the older string uniqueID is a miss, not an error).
     (cache_root(home) / "proj" / OTHER).write_bytes(b'{"stages":null}\n')
     assert sync.cache.get_stages_by_digest("proj", OTHER) == []
@@ -85,7 +88,9 @@ def test_store_waits_for_werfs_cache_lock(sync: werf_sync.Sync, home: Path) -> N
 
 
 def test_should_reset_cache_maps_to_its_exception() -> None:
-    err = werf_sync.errors.from_status(werf_sync.ShouldResetCache.STATUS, "stage gone: should reset storage cache")
+    err = werf_sync.errors.from_status(
+        werf_sync.ShouldResetCache.STATUS, "stage gone: should reset storage cache"
+    )
     assert isinstance(err, werf_sync.ShouldResetCache) and "should reset storage cache" in str(err)
 
 

@@ -84,7 +84,9 @@ def test_bad_timeout_names_the_timeout(sync: werf_sync.Sync, timeout: object) ->
         sync.lock("x", timeout=timeout)  # type: ignore[arg-type]
 
 
-def test_symlinked_locks_directory_is_wrong_file_type(sync: werf_sync.Sync, home: Path, tmp_path: Path) -> None:
+def test_symlinked_locks_directory_is_wrong_file_type(
+    sync: werf_sync.Sync, home: Path, tmp_path: Path
+) -> None:
     (home / "service").mkdir()
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", home / "service" / "locks")
@@ -125,7 +127,10 @@ def test_library_not_found_in_a_fresh_process(child_env: dict, tmp_path: Path) -
     child_env["WERF_SYNC_LIB"] = str(tmp_path / "missing.so")
     run = subprocess.run(
         [sys.executable, "-c", "import werf_sync; werf_sync.open()"],
-        env=child_env, capture_output=True, text=True, timeout=30,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert run.returncode != 0
     assert "LibraryNotFound" in run.stderr and "missing.so" in run.stderr

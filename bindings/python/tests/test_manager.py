@@ -18,8 +18,10 @@ import werf_sync
         (lambda s, **kw: s.lock_stage_cache("proj", "0123abcd", **kw), "proj.0123abcd.cache"),
         (lambda s, **kw: s.lock_image("img", **kw), "img.image"),
         (lambda s, **kw: s.lock_stages_and_images("proj", **kw), "proj.stages_and_images"),
-        (lambda s, **kw: s.lock_deploy_process("proj", "rel", "ctx", **kw),
-         "project/proj;release/rel;kube_context/ctx"),
+        (
+            lambda s, **kw: s.lock_deploy_process("proj", "rel", "ctx", **kw),
+            "project/proj;release/rel;kube_context/ctx",
+        ),
         (lambda s, **kw: s.manager_lock("any name", **kw), "any name"),
     ],
 )

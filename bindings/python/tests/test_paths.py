@@ -25,7 +25,7 @@ def murmur3_x86_32(data: bytes, seed: int = 0) -> int:
     h = seed
     whole = len(data) // 4 * 4
     for i in range(0, whole, 4):
-        h = rotl(h ^ mix(int.from_bytes(data[i:i + 4], "little")), 13)
+        h = rotl(h ^ mix(int.from_bytes(data[i : i + 4], "little")), 13)
         h = (h * 5 + 0xE6546B64) & mask
     tail = data[whole:]
     if tail:
@@ -45,8 +45,17 @@ def test_reference_vectors() -> None:
     assert murmur3_x86_32(b"The quick brown fox jumps over the lazy dog") == 0x2E4FF723
 
 
-@pytest.mark.parametrize("name", ["", "a", "myproject.0123abcd", "myproject.0123abcd.cache",
-                                  "project/p;release/r;kube_context/c", "ünïcödé ☃"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "a",
+        "myproject.0123abcd",
+        "myproject.0123abcd.cache",
+        "project/p;release/r;kube_context/c",
+        "ünïcödé ☃",
+    ],
+)
 def test_lock_file_path_is_werfs(sync: werf_sync.Sync, home: Path, name: str) -> None:
     expected = home / "service" / "locks" / format(murmur3_x86_32(name.encode()), "x")
     assert sync.lock_file_path(name) == str(expected)

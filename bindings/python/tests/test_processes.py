@@ -20,7 +20,10 @@ def start_holder(home: Path, name: str, env: Dict[str, str]) -> subprocess.Popen
     """A Python child that holds lock ``name`` until told to release it."""
     child = subprocess.Popen(
         [sys.executable, WORKER, str(home), "hold", name],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None and child.stdout.readline() == "held\n"
     return child
@@ -31,7 +34,9 @@ def release_holder(child: subprocess.Popen) -> None:
     assert child.returncode == 0
 
 
-def test_two_python_processes_exclude_each_other(sync: werf_sync.Sync, home: Path, child_env: Dict[str, str]) -> None:
+def test_two_python_processes_exclude_each_other(
+    sync: werf_sync.Sync, home: Path, child_env: Dict[str, str]
+) -> None:
     child = start_holder(home, "shared-name", child_env)
     try:
         assert sync.try_lock("shared-name") is None
@@ -48,7 +53,9 @@ def test_counter_under_lock_reaches_exactly_n(home: Path, child_env: Dict[str, s
     processes, increments = 4, 40
     (home / "counter").write_text("0")
     children: List[subprocess.Popen] = [
-        subprocess.Popen([sys.executable, WORKER, str(home), "count", "counter", str(increments)], env=child_env)
+        subprocess.Popen(
+            [sys.executable, WORKER, str(home), "count", "counter", str(increments)], env=child_env
+        )
         for _ in range(processes)
     ]
     for child in children:
@@ -57,8 +64,9 @@ def test_counter_under_lock_reaches_exactly_n(home: Path, child_env: Dict[str, s
 
 
 def cli_lock(cli: Path, home: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([str(cli), "--home", str(home), "lock", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(cli), "--home", str(home), "lock", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_cli_nonblock_exits_75_while_python_holds(sync: werf_sync.Sync, home: Path, cli: Path) -> None:
@@ -99,14 +107,18 @@ def test_counter_shared_by_python_and_cli_processes(home: Path, cli: Path, child
     increments = 20
     counter = home / "counter"
     counter.write_text("0")
-    bump = f'n=$(cat {counter}); sleep 0.001; echo $((n + 1)) > {counter}'
+    bump = f"n=$(cat {counter}); sleep 0.001; echo $((n + 1)) > {counter}"
     cli_loop = (
-        f'for i in $(seq {increments}); do '
+        f"for i in $(seq {increments}); do "
         f'"{cli}" --home "{home}" lock --timeout 60 counter -- sh -c \'{bump}\' || exit 1; done'
     )
     children = [
-        subprocess.Popen([sys.executable, WORKER, str(home), "count", "counter", str(increments)], env=child_env),
-        subprocess.Popen([sys.executable, WORKER, str(home), "count", "counter", str(increments)], env=child_env),
+        subprocess.Popen(
+            [sys.executable, WORKER, str(home), "count", "counter", str(increments)], env=child_env
+        ),
+        subprocess.Popen(
+            [sys.executable, WORKER, str(home), "count", "counter", str(increments)], env=child_env
+        ),
         subprocess.Popen(["sh", "-c", cli_loop]),
     ]
     for child in children:
@@ -114,7 +126,9 @@ def test_counter_shared_by_python_and_cli_processes(home: Path, cli: Path, child
     assert int(counter.read_text()) == 3 * increments
 
 
-def test_a_forked_child_does_not_release_the_parents_locks(sync: werf_sync.Sync, home: Path, cli: Path) -> None:
+def test_a_forked_child_does_not_release_the_parents_locks(
+    sync: werf_sync.Sync, home: Path, cli: Path
+) -> None:
     guard = sync.lock("forked", timeout=5)
     sync.lock_stage("proj", "forked")
     pid = os.fork()

@@ -88,12 +88,18 @@ _PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "werf_sync_lock_handle_uuid": (c_char_p, (POINTER(Handle),)),
     "werf_sync_lock_handle_name": (c_void_p, (POINTER(Handle), POINTER(c_size_t))),
     "werf_sync_lock_handle_free": (None, (POINTER(Handle),)),
-    "werf_sync_lock_stage": (STATUS, (POINTER(Sync), STR, STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR)),
+    "werf_sync_lock_stage": (
+        STATUS,
+        (POINTER(Sync), STR, STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
+    ),
     "werf_sync_lock_stage_cache": (
         STATUS,
         (POINTER(Sync), STR, STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
     ),
-    "werf_sync_lock_image": (STATUS, (POINTER(Sync), STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR)),
+    "werf_sync_lock_image": (
+        STATUS,
+        (POINTER(Sync), STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
+    ),
     "werf_sync_lock_stages_and_images": (
         STATUS,
         (POINTER(Sync), STR, c_bool, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
@@ -110,15 +116,24 @@ _PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "werf_sync_unlock": (STATUS, (POINTER(Sync), POINTER(Handle), ERR)),
     "werf_sync_open_address": (STATUS, (STR, STR, POINTER(POINTER(Sync)), ERR)),
     "werf_sync_cache_get_all_stages": (STATUS, (POINTER(Sync), STR, POINTER(POINTER(StageList)), ERR)),
-    "werf_sync_cache_get_stages_by_digest": (STATUS, (POINTER(Sync), STR, STR, POINTER(POINTER(StageList)), ERR)),
-    "werf_sync_cache_store_stages_by_digest": (STATUS, (POINTER(Sync), STR, STR, POINTER(StageId), c_size_t, ERR)),
+    "werf_sync_cache_get_stages_by_digest": (
+        STATUS,
+        (POINTER(Sync), STR, STR, POINTER(POINTER(StageList)), ERR),
+    ),
+    "werf_sync_cache_store_stages_by_digest": (
+        STATUS,
+        (POINTER(Sync), STR, STR, POINTER(StageId), c_size_t, ERR),
+    ),
     "werf_sync_cache_delete_stages_by_digest": (STATUS, (POINTER(Sync), STR, STR, ERR)),
     "werf_sync_cache_delete_all_stages": (STATUS, (POINTER(Sync), STR, ERR)),
     "werf_sync_stage_list_items": (POINTER(StageId), (POINTER(StageList), POINTER(c_size_t))),
     "werf_sync_stage_list_free": (None, (POINTER(StageList),)),
     "werf_sync_address_parse": (STATUS, (STR, POINTER(POINTER(Address)), ERR)),
     "werf_sync_address_mode": (c_uint32, (POINTER(Address),)),
-    "werf_sync_address_part": (STATUS, (POINTER(Address), c_uint32, POINTER(c_void_p), POINTER(c_size_t), ERR)),
+    "werf_sync_address_part": (
+        STATUS,
+        (POINTER(Address), c_uint32, POINTER(c_void_p), POINTER(c_size_t), ERR),
+    ),
     "werf_sync_address_free": (None, (POINTER(Address),)),
 }
 

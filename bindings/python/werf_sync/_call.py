@@ -35,7 +35,9 @@ def timeout_ms(timeout: Optional[float]) -> int:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise InvalidArgument(f"invalid timeout: expected seconds as a number or None, got {timeout!r}")
     if math.isnan(timeout) or timeout < 0:
-        raise InvalidArgument(f"invalid timeout: {timeout!r} s; give seconds >= 0, or None to wait as long as it takes")
+        raise InvalidArgument(
+            f"invalid timeout: {timeout!r} s; give seconds >= 0, or None to wait as long as it takes"
+        )
     return math.ceil(timeout * 1000)
 
 

@@ -54,9 +54,15 @@ def _c_stages(stages: Iterable[Tuple[str, int]]) -> Tuple[Any, int, List[bytes]]
         try:
             digest, unique_id = stage
         except (TypeError, ValueError):
-            raise InvalidArgument(f"invalid stage {i}: expected StageId(digest, unique_id), got {stage!r}") from None
+            raise InvalidArgument(
+                f"invalid stage {i}: expected StageId(digest, unique_id), got {stage!r}"
+            ) from None
         data = encode(digest, f"digest of stage {i}")
-        if isinstance(unique_id, bool) or not isinstance(unique_id, int) or not _INT64[0] <= unique_id <= _INT64[1]:
+        if (
+            isinstance(unique_id, bool)
+            or not isinstance(unique_id, int)
+            or not _INT64[0] <= unique_id <= _INT64[1]
+        ):
             raise InvalidArgument(f"invalid unique ID of stage {i}: {unique_id!r} is not a 64-bit integer")
         digests.append(data)
         array[i].digest = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p)
@@ -92,7 +98,9 @@ class StagesStorageCache:
 
         def body(ptr: Any) -> Optional[List[StageId]]:
             out = ctypes.POINTER(_abi.StageList)()
-            call(_abi.lib().werf_sync_cache_get_stages_by_digest, ptr, p, len(p), d, len(d), ctypes.byref(out))
+            call(
+                _abi.lib().werf_sync_cache_get_stages_by_digest, ptr, p, len(p), d, len(d), ctypes.byref(out)
+            )
             return _take_list(out)
 
         return self._sync._use(body)
@@ -103,14 +111,17 @@ class StagesStorageCache:
         p, d = encode(project, "project"), encode(digest, "digest")
         array, count, _keep = _c_stages(stages)
         self._sync._use(
-            lambda ptr: call(_abi.lib().werf_sync_cache_store_stages_by_digest, ptr, p, len(p), d, len(d),
-                             array, count)
+            lambda ptr: call(
+                _abi.lib().werf_sync_cache_store_stages_by_digest, ptr, p, len(p), d, len(d), array, count
+            )
         )
 
     def delete_stages_by_digest(self, project: str, digest: str) -> None:
         """Deletes the record of ``digest`` in ``project``; a missing record is fine."""
         p, d = encode(project, "project"), encode(digest, "digest")
-        self._sync._use(lambda ptr: call(_abi.lib().werf_sync_cache_delete_stages_by_digest, ptr, p, len(p), d, len(d)))
+        self._sync._use(
+            lambda ptr: call(_abi.lib().werf_sync_cache_delete_stages_by_digest, ptr, p, len(p), d, len(d))
+        )
 
     def delete_all_stages(self, project: str) -> None:
         """Deletes every record of ``project`` — werf's cache reset after a

@@ -50,13 +50,13 @@ class LockGuard:
         :class:`~werf_sync.Closed` if the guard was already released."""
         if self._pid != os.getpid():
             raise WerfSyncError(
-                f"lock \"{self.name}\" was acquired by process {self._pid} before a fork; "
+                f'lock "{self.name}" was acquired by process {self._pid} before a fork; '
                 f"this process ({os.getpid()}) shares it and must not release it"
             )
         with self._mutex:
             ptr, self._ptr = self._ptr, None
         if not ptr:
-            raise Closed(f"lock \"{self.name}\" was already released")
+            raise Closed(f'lock "{self.name}" was already released')
         call(_abi.lib().werf_sync_lock_guard_release, ptr, lock_name=self.name)
 
     def __enter__(self) -> "LockGuard":
@@ -80,4 +80,6 @@ class LockGuard:
         ptr, self._ptr = getattr(self, "_ptr", None), None
         if ptr and self._pid == os.getpid():
             _abi.lib().werf_sync_lock_guard_free(ptr)  # first: the warning may be an error
-            warnings.warn(f"lock \"{self.name}\" was never released; released it now", ResourceWarning, stacklevel=2)
+            warnings.warn(
+                f'lock "{self.name}" was never released; released it now', ResourceWarning, stacklevel=2
+            )

@@ -88,9 +88,16 @@ class ManagerOps:
     def _use(self, body: Callable[[Any], T]) -> T:  # provided by Sync
         raise NotImplementedError
 
-    def _manager_wait(self, function: str, lock_name: str, strings: tuple[str, ...],
-                      what: tuple[str, ...], extra: tuple[Any, ...],
-                      timeout: Optional[float], cancel: Optional["CancelToken"]) -> LockHandle:
+    def _manager_wait(
+        self,
+        function: str,
+        lock_name: str,
+        strings: tuple[str, ...],
+        what: tuple[str, ...],
+        extra: tuple[Any, ...],
+        timeout: Optional[float],
+        cancel: Optional["CancelToken"],
+    ) -> LockHandle:
         args: list[Any] = []
         for value, name in zip(strings, what):
             data = encode(value, name)
@@ -106,55 +113,102 @@ class ManagerOps:
 
         return self._use(body)
 
-    def lock_stage(self, project: str, digest: str, timeout: Optional[float] = None,
-                   cancel: Optional["CancelToken"] = None) -> LockHandle:
+    def lock_stage(
+        self,
+        project: str,
+        digest: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
         """werf's ``LockStage``: exclusive lock ``PROJECT.DIGEST``."""
-        return self._manager_wait("werf_sync_lock_stage", f"{project}.{digest}", (project, digest),
-                                  ("project", "digest"), (), timeout, cancel)
+        return self._manager_wait(
+            "werf_sync_lock_stage",
+            f"{project}.{digest}",
+            (project, digest),
+            ("project", "digest"),
+            (),
+            timeout,
+            cancel,
+        )
 
-    def lock_stage_cache(self, project: str, digest: str, timeout: Optional[float] = None,
-                         cancel: Optional["CancelToken"] = None) -> LockHandle:
+    def lock_stage_cache(
+        self,
+        project: str,
+        digest: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
         """werf's ``LockStageCache`` (werf <= v1.2.76): exclusive lock ``PROJECT.DIGEST.cache``."""
-        return self._manager_wait("werf_sync_lock_stage_cache", f"{project}.{digest}.cache",
-                                  (project, digest), ("project", "digest"), (), timeout, cancel)
+        return self._manager_wait(
+            "werf_sync_lock_stage_cache",
+            f"{project}.{digest}.cache",
+            (project, digest),
+            ("project", "digest"),
+            (),
+            timeout,
+            cancel,
+        )
 
-    def lock_image(self, image: str, timeout: Optional[float] = None,
-                   cancel: Optional["CancelToken"] = None) -> LockHandle:
+    def lock_image(
+        self, image: str, timeout: Optional[float] = None, cancel: Optional["CancelToken"] = None
+    ) -> LockHandle:
         """werf's ``LockImage`` (werf v1.1): exclusive lock ``IMAGE.image``."""
-        return self._manager_wait("werf_sync_lock_image", f"{image}.image", (image,), ("image",), (),
-                                  timeout, cancel)
+        return self._manager_wait(
+            "werf_sync_lock_image", f"{image}.image", (image,), ("image",), (), timeout, cancel
+        )
 
-    def lock_stages_and_images(self, project: str, shared: bool = False, timeout: Optional[float] = None,
-                               cancel: Optional["CancelToken"] = None) -> LockHandle:
+    def lock_stages_and_images(
+        self,
+        project: str,
+        shared: bool = False,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
         """werf's ``LockStagesAndImages`` (werf v1.1): lock ``PROJECT.stages_and_images``,
         shared when werf only gets or creates images."""
-        return self._manager_wait("werf_sync_lock_stages_and_images", f"{project}.stages_and_images",
-                                  (project,), ("project",), (bool(shared),), timeout, cancel)
+        return self._manager_wait(
+            "werf_sync_lock_stages_and_images",
+            f"{project}.stages_and_images",
+            (project,),
+            ("project",),
+            (bool(shared),),
+            timeout,
+            cancel,
+        )
 
-    def lock_deploy_process(self, project: str, release: str, kube_context: str,
-                            timeout: Optional[float] = None,
-                            cancel: Optional["CancelToken"] = None) -> LockHandle:
+    def lock_deploy_process(
+        self,
+        project: str,
+        release: str,
+        kube_context: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
         """werf's ``LockDeployProcess`` (werf v1.1): exclusive lock
         ``project/PROJECT;release/RELEASE;kube_context/CONTEXT``."""
         name = f"project/{project};release/{release};kube_context/{kube_context}"
-        return self._manager_wait("werf_sync_lock_deploy_process", name, (project, release, kube_context),
-                                  ("project", "release", "kube context"), (), timeout, cancel)
+        return self._manager_wait(
+            "werf_sync_lock_deploy_process",
+            name,
+            (project, release, kube_context),
+            ("project", "release", "kube context"),
+            (),
+            timeout,
+            cancel,
+        )
 
-    def manager_lock(self, name: str, shared: bool = False, timeout: Optional[float] = None,
-                     cancel: Optional["CancelToken"] = None) -> LockHandle:
+    def manager_lock(
+        self,
+        name: str,
+        shared: bool = False,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
         """Any lock ``name`` through the lock manager (lockgate's ``Acquire``)."""
         mode = _abi.MODE_SHARED if shared else _abi.MODE_EXCLUSIVE
-        data = encode(name, "lock name")
-        ms = timeout_ms(timeout)
-        token = cancel._ptr if cancel is not None else None
-
-        def body(ptr: Any) -> LockHandle:
-            out = ctypes.POINTER(_abi.Handle)()
-            call(_abi.lib().werf_sync_manager_lock, ptr, data, len(data), mode, ms, token, ctypes.byref(out),
-                 lock_name=name)
-            return _take_handle(out)
-
-        return self._use(body)
+        return self._manager_wait(
+            "werf_sync_manager_lock", name, (name,), ("lock name",), (mode,), timeout, cancel
+        )
 
     def manager_try_lock(self, name: str, shared: bool = False) -> Optional[LockHandle]:
         """One non-blocking attempt through the lock manager (lockgate's ``Acquire`` with
@@ -165,8 +219,15 @@ class ManagerOps:
         def body(ptr: Any) -> Optional[LockHandle]:
             out = ctypes.POINTER(_abi.Handle)()
             try:
-                call(_abi.lib().werf_sync_manager_try_lock, ptr, data, len(data), mode, ctypes.byref(out),
-                     lock_name=name)
+                call(
+                    _abi.lib().werf_sync_manager_try_lock,
+                    ptr,
+                    data,
+                    len(data),
+                    mode,
+                    ctypes.byref(out),
+                    lock_name=name,
+                )
             except WouldBlock:
                 return None
             return _take_handle(out)
@@ -177,4 +238,6 @@ class ManagerOps:
         """Releases the lock ``handle`` identifies (lockgate's ``Release``). Raises NotFound
         when this Sync does not hold it (never acquired here, or already unlocked)."""
         with _CHandle(handle) as c_handle:
-            self._use(lambda ptr: call(_abi.lib().werf_sync_unlock, ptr, c_handle, lock_name=handle.lock_name))
+            self._use(
+                lambda ptr: call(_abi.lib().werf_sync_unlock, ptr, c_handle, lock_name=handle.lock_name)
+            )

@@ -155,7 +155,11 @@ class Sync(ManagerOps):
             try:
                 call(
                     _abi.lib().werf_sync_try_lock,
-                    ptr, data, len(data), mode_code(shared), ctypes.byref(guard),
+                    ptr,
+                    data,
+                    len(data),
+                    mode_code(shared),
+                    ctypes.byref(guard),
                     lock_name=name,
                 )
             except WouldBlock:
@@ -201,7 +205,13 @@ class Sync(ManagerOps):
             guard = ctypes.POINTER(_abi.Guard)()
             call(
                 _abi.lib().werf_sync_lock,
-                ptr, data, len(data), mode_code(shared), ms, token, ctypes.byref(guard),
+                ptr,
+                data,
+                len(data),
+                mode_code(shared),
+                ms,
+                token,
+                ctypes.byref(guard),
                 lock_name=name,
             )
             return LockGuard(guard, name, shared)
