@@ -6,7 +6,8 @@ package werfsync
 //     open+flock(LOCK_EX)+flock(LOCK_UN)+close of the same file in Go — and against
 //     lockgate's file locker (what werf uses).
 //   - Handoff: time from the holder's release to the waiter holding the lock, through the
-//     binding against lockgate (whose waiters poll every 500 ms).
+//     binding against the floor — a Go waiter blocked in flock(2) itself — and against
+//     lockgate (whose waiters poll every 500 ms).
 
 import (
 	"context"
@@ -20,6 +21,9 @@ import (
 	"github.com/werf/lockgate/pkg/file_locker"
 )
 
+// BenchmarkLockUnlock runs the three contenders interleaved — one lock+unlock of each per
+// iteration, each timed on its own — so that load from other processes hits all of them
+// alike; the ratios to the raw flock floor are the stable numbers.
 func BenchmarkLockUnlock(b *testing.B) {
 	s, home := openTemp(b)
 	const name = "myproject.0123abcd"
@@ -27,48 +31,85 @@ func BenchmarkLockUnlock(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	locker, err := file_locker.NewFileLocker(filepath.Join(home, "service", "locks"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
-	b.Run("binding", func(b *testing.B) {
-		for b.Loop() {
-			l, err := s.Lock(ctx, name, LockOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := l.Unlock(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("raw-flock", func(b *testing.B) {
-		for b.Loop() {
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-				b.Fatal(err)
-			}
-			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
-				b.Fatal(err)
-			}
-			_ = f.Close()
-		}
-	})
-	b.Run("lockgate", func(b *testing.B) {
-		locker, err := file_locker.NewFileLocker(filepath.Join(home, "service", "locks"))
+	binding := func() {
+		l, err := s.Lock(ctx, name, LockOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for b.Loop() {
-			_, h, err := locker.Acquire(name, lockgate.AcquireOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := locker.Release(h); err != nil {
-				b.Fatal(err)
-			}
+		if err := l.Unlock(); err != nil {
+			b.Fatal(err)
 		}
+	}
+	rawFlock := func() {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+			b.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	lockgateFileLocker := func() {
+		_, h, err := locker.Acquire(name, lockgate.AcquireOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := locker.Release(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportInterleaved(b, []contender{
+		{"binding", timed(binding)},
+		{"raw", timed(rawFlock)},
+		{"lockgate", timed(lockgateFileLocker)},
 	})
+}
+
+// contender is one operation of an interleaved benchmark; op returns the time it measured.
+type contender struct {
+	name string
+	op   func() time.Duration
+}
+
+// timed measures the whole of op.
+func timed(op func()) func() time.Duration {
+	return func() time.Duration {
+		start := time.Now()
+		op()
+		return time.Since(start)
+	}
+}
+
+// reportInterleaved runs every contender once per iteration and reports each one's mean
+// (NAME-ns/op) and its ratio to the contender named "raw".
+func reportInterleaved(b *testing.B, contenders []contender) {
+	totals := make([]time.Duration, len(contenders))
+	for b.Loop() {
+		for i, c := range contenders {
+			totals[i] += c.op()
+		}
+	}
+	var raw time.Duration
+	for i, c := range contenders {
+		if c.name == "raw" {
+			raw = totals[i]
+		}
+	}
+	for i, c := range contenders {
+		b.ReportMetric(float64(totals[i].Nanoseconds())/float64(b.N), c.name+"-ns/op")
+		if c.name != "raw" && raw > 0 {
+			b.ReportMetric(float64(totals[i])/float64(raw), c.name+"/raw")
+		}
+	}
 }
 
 // handoff measures one release→acquire: the waiter is blocked (it announced the wait and
@@ -86,14 +127,22 @@ func handoff(b *testing.B, hold func() (release func()), waitFor func(onWait fun
 	return (<-acquired).Sub(releasedAt)
 }
 
+// BenchmarkHandoff measures release→acquire through the binding (without and with a
+// deadline) and through the floor, interleaved like BenchmarkLockUnlock (metrics
+// NAME-ns/op are handoff latencies). BenchmarkHandoffLockgate measures lockgate apart: each
+// of its handoffs takes up to 500 ms.
 func BenchmarkHandoff(b *testing.B) {
-	s, home := openTemp(b)
+	s, _ := openTemp(b)
 	const name = "handoff"
-	ctx := context.Background()
-	b.Run("binding", func(b *testing.B) {
-		var total time.Duration
-		for b.Loop() {
-			total += handoff(b, func() func() {
+	path, err := s.LockFilePath(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// With a context that never ends, the binding blocks in flock(2) on the caller's
+	// thread; with a deadline, on a helper thread it can abandon.
+	binding := func(ctx context.Context) func() time.Duration {
+		return func() time.Duration {
+			return handoff(b, func() func() {
 				l, err := s.Lock(ctx, name, LockOptions{})
 				if err != nil {
 					b.Fatal(err)
@@ -110,37 +159,72 @@ func BenchmarkHandoff(b *testing.B) {
 				return at
 			})
 		}
-		b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/handoff")
-	})
-	b.Run("lockgate", func(b *testing.B) {
-		locker, err := file_locker.NewFileLocker(filepath.Join(home, "service", "locks"))
+	}
+	// The floor: a Go waiter blocked in flock(2) itself, woken directly by the kernel.
+	flock := func(onWait func()) (*os.File, time.Time) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var total time.Duration
-		for b.Loop() {
-			total += handoff(b, func() func() {
-				_, h, err := locker.Acquire(name, lockgate.AcquireOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				return func() { _ = locker.Release(h) }
-			}, func(onWait func()) time.Time {
-				_, h, err := locker.Acquire(name, lockgate.AcquireOptions{
-					OnWaitFunc: func(_ string, doWait func() error) error {
-						onWait()
-						return doWait()
-					},
-				})
-				at := time.Now()
-				if err != nil {
-					b.Error(err)
-					return at
-				}
-				_ = locker.Release(h)
-				return at
-			})
+		if onWait != nil {
+			onWait()
 		}
-		b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/handoff")
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		at := time.Now()
+		if err != nil {
+			b.Error(err)
+		}
+		return f, at
+	}
+	raw := func() time.Duration {
+		return handoff(b, func() func() {
+			f, _ := flock(nil)
+			return func() { _ = f.Close() }
+		}, func(onWait func()) time.Time {
+			f, at := flock(onWait)
+			_ = f.Close()
+			return at
+		})
+	}
+	deadline, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	reportInterleaved(b, []contender{
+		{"binding", binding(context.Background())},
+		{"binding-deadline", binding(deadline)},
+		{"raw", raw},
 	})
+}
+
+func BenchmarkHandoffLockgate(b *testing.B) {
+	_, home := openTemp(b)
+	const name = "handoff"
+	locker, err := file_locker.NewFileLocker(filepath.Join(home, "service", "locks"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for b.Loop() {
+		total += handoff(b, func() func() {
+			_, h, err := locker.Acquire(name, lockgate.AcquireOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() { _ = locker.Release(h) }
+		}, func(onWait func()) time.Time {
+			_, h, err := locker.Acquire(name, lockgate.AcquireOptions{
+				OnWaitFunc: func(_ string, doWait func() error) error {
+					onWait()
+					return doWait()
+				},
+			})
+			at := time.Now()
+			if err != nil {
+				b.Error(err)
+				return at
+			}
+			_ = locker.Release(h)
+			return at
+		})
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "lockgate-ns/op")
 }

@@ -99,6 +99,19 @@ func (s *Sync) Lock(ctx context.Context, name string, opts LockOptions) (*Lock, 
 	var guard *C.WerfSyncLockGuard
 	p, n := cstr(name)
 	err = s.use(func(ptr *C.WerfSync) error {
+		if ctx.Done() == nil {
+			// A context that can never end: block in flock(2) on this thread, woken by
+			// the kernel directly. The library refuses such a wait when this OS thread
+			// holds the lock itself — for Go, where goroutines share OS threads, that may
+			// be another goroutine's hold, so fall back to the wait below, which runs on
+			// a helper thread and just waits.
+			err := call(func(e **C.WerfSyncError) C.WerfSyncStatus {
+				return C.werf_sync_lock(ptr, p, n, opts.mode(), C.WERF_SYNC_NO_TIMEOUT, nil, &guard, e)
+			})
+			if !errors.Is(err, ErrDeadlock) {
+				return err
+			}
+		}
 		return wait(ctx, func(ms C.int64_t, token *C.WerfSyncCancelToken, e **C.WerfSyncError) C.WerfSyncStatus {
 			return C.werf_sync_lock(ptr, p, n, opts.mode(), ms, token, &guard, e)
 		})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,5 +269,35 @@ func TestForgottenLockIsReleasedByTheCollector(t *testing.T) {
 			t.Fatalf("forgotten lock still held: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The library refuses a wait without deadline on a lock held by the waiting OS thread; in
+// Go another goroutine may have taken it on that thread and release it, so Lock must wait.
+func TestLockWaitsForAHoldTakenOnTheSameOSThread(t *testing.T) {
+	s, _ := openTemp(t)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		held, err := s.TryLock("same-thread", LockOptions{})
+		if err != nil {
+			done <- err
+			return
+		}
+		time.AfterFunc(50*time.Millisecond, func() { _ = held.Unlock() })
+		l, err := s.Lock(context.Background(), "same-thread", LockOptions{})
+		if err == nil {
+			err = l.Unlock()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Lock did not get the lock released by another goroutine")
 	}
 }

@@ -21,9 +21,10 @@ type waitFunc func(timeoutMs C.int64_t, token *C.WerfSyncCancelToken, e **C.Werf
 // call (and its OS thread) returns as soon as ctx is done.
 //
 // A token is passed even for a context that is never done: a wait with a token runs on a
-// helper thread in the library, which keeps the library's "this thread holds the lock
-// itself" deadlock check — meaningless for goroutines, which share OS threads — out of the
-// way.
+// helper thread in the library and skips the library's "this thread holds the lock itself"
+// deadlock check, which for goroutines (sharing OS threads) can see another goroutine's
+// hold. Like lockgate, a goroutine that waits on a lock it holds itself with a context
+// that never ends therefore waits forever.
 func wait(ctx context.Context, f waitFunc) error {
 	if err := ctx.Err(); err != nil {
 		return contextError(ctx, err)

@@ -11,7 +11,7 @@
 //! - Outputs are written only on success. What the library allocates, it frees: each type has
 //!   its `werf_sync_*_free`, which accepts NULL.
 //! - Enums arrive as `uint32_t` and are validated.
-//! - A panic is caught at the boundary of every function ([`boundary`]) and becomes
+//! - A panic is caught at the boundary of every function (module `boundary`) and becomes
 //!   `WERF_SYNC_STATUS_PANIC`; it never unwinds into C or aborts the host.
 //! - Pointer contract (the `# Safety` of every function): a non-NULL pointer argument points
 //!   to a live object of its type from this library (or readable memory of the given length)
