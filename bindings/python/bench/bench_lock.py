@@ -95,8 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--block", type=int, default=200, help="calls per block")
-    parser.add_argument("--rounds", type=int, default=30, help="blocks of each contender")
+    parser.add_argument("--block", type=int, default=50, help="calls per block")
+    parser.add_argument("--rounds", type=int, default=120, help="blocks of each contender")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as home, werf_sync.open(home) as sync:
