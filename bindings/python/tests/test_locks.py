@@ -162,6 +162,8 @@ def test_close_waits_for_a_call_in_progress(sync: werf_sync.Sync) -> None:
     closer.start()
     closer.join(0.2)
     assert closer.is_alive(), "close() must wait for the waiting lock call"
+    with pytest.raises(werf_sync.Closed):
+        sync.try_lock("other")  # new calls are refused while close() waits
     token.cancel()
     closer.join(5)
     thread.join(5)

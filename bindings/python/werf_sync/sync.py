@@ -51,6 +51,7 @@ class Sync(ManagerOps):
         self._ptr: Any = None
         self._pid = os.getpid()
         self._users = 0  # calls in progress; close() waits for 0
+        self._closing = False
         self._idle = threading.Condition(threading.Lock())
         data = encode("" if home is None else home, "werf home")
         ptr = ctypes.POINTER(_abi.Sync)()
@@ -65,9 +66,10 @@ class Sync(ManagerOps):
     # -- lifetime -------------------------------------------------------------------------
 
     def _use(self, body: Callable[[Any], T]) -> T:
-        """Runs ``body(ptr)`` while keeping the C handle open; raises Closed after close()."""
+        """Runs ``body(ptr)`` while keeping the C handle open; raises Closed once close()
+        has started, so calls arriving meanwhile cannot keep it waiting forever."""
         with self._idle:
-            if not self._ptr:
+            if not self._ptr or self._closing:
                 raise Closed("this werf-sync Sync is closed")
             self._users += 1
             ptr = self._ptr
@@ -84,6 +86,7 @@ class Sync(ManagerOps):
         ...) and frees the handle. Lock guards from :meth:`lock` / :meth:`try_lock` stay held
         until released. Waits for calls in progress; closing twice is harmless."""
         with self._idle:
+            self._closing = True
             while self._users:
                 self._idle.wait()
             ptr, self._ptr = self._ptr, None
