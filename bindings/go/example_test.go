@@ -62,3 +62,27 @@ func ExampleSync_LockStage() {
 	_ = s.Unlock(handle)
 	// Output: myproject.0123abcd
 }
+
+func ExampleSync_StoreStagesByDigest() {
+	home, _ := os.MkdirTemp("", "werf-home")
+	defer os.RemoveAll(home)
+	s, _ := werfsync.Open(home)
+	defer s.Close()
+
+	digest := "0123456789abcdef0123456789abcdef0123456789abcdef01234567"
+	if _, found, _ := s.GetStagesByDigest("myproject", digest); !found {
+		_ = s.StoreStagesByDigest("myproject", digest, []werfsync.StageID{{Digest: digest, UniqueID: 1647350000123}})
+	}
+	stages, found, _ := s.GetStagesByDigest("myproject", digest)
+	fmt.Println(found, stages[0].UniqueID)
+	// Output: true 1647350000123
+}
+
+func ExampleParseAddress() {
+	a, err := werfsync.ParseAddress("kubernetes://werf-sync:prod@/etc/kubeconfig")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(a.Mode == werfsync.ModeKubernetes, a.Namespace, a.Context, a.KubeconfigPath)
+	// Output: true werf-sync prod /etc/kubeconfig
+}
