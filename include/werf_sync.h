@@ -33,12 +33,6 @@
 #define WERF_SYNC_VERSION "0.1.0"
 
 /**
- * A sensible bound for [`StagesStorageCache::retry_on_reset`]: one reset normally fixes
- * the cache; more mean something else keeps re-filling it with stale records.
- */
-#define DEFAULT_MAX_RESETS 3
-
-/**
  * `timeout_ms` value meaning "no timeout: wait until acquired or cancelled".
  */
 #define WERF_SYNC_NO_TIMEOUT -1
