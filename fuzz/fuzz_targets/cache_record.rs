@@ -10,6 +10,9 @@ fuzz_target!(|bytes: &[u8]| {
         return;
     };
     let encoded = encode_record(&stages);
-    assert_eq!(decode_record(&encoded).expect("our own bytes parse"), stages);
+    assert_eq!(
+        decode_record(&encoded).expect("our own bytes parse"),
+        stages
+    );
     assert_eq!(encode_record(&decode_record(&encoded).unwrap()), encoded);
 });

@@ -10,5 +10,9 @@ fuzz_target!(|text: &str| {
         return;
     };
     let printed = id.to_string();
-    assert_eq!(printed.parse::<StageId>().expect("a printed ID parses"), id, "{text:?}");
+    assert_eq!(
+        printed.parse::<StageId>().expect("a printed ID parses"),
+        id,
+        "{text:?}"
+    );
 });

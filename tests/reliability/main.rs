@@ -10,6 +10,8 @@ mod child;
 mod crash;
 mod descriptors;
 mod diskfull;
+mod ffi;
+mod ffi_driver;
 mod fuzz;
 mod hostile;
 mod load;
