@@ -8,7 +8,9 @@
 //!
 //! Lock files are never deleted except by the collector ([`Locker::gc`]), which follows
 //! lockgate v0.2's protocol; every acquire checks after `flock` that its file is still linked
-//! and starts over if a collector unlinked it in between.
+//! and starts over if a collector unlinked it in between. Every acquire also finds the file
+//! by its path, never through a directory that may have been moved aside since (see the
+//! `open` module and RELIABILITY.md).
 
 mod cancel;
 mod gc;

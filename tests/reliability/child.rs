@@ -32,13 +32,13 @@ fn roles() -> HashMap<&'static str, Role> {
     ])
 }
 
-/// Spawns this test binary as a child playing `role`, with `env` added to its environment.
-/// Its stdout is discarded (the test harness chatter); stderr is inherited so a child's
-/// complaint shows up in the test output.
-pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
+/// This test binary, set up to run as a child playing `role` with `env` added to its
+/// environment. stderr is inherited so that a child's complaint shows in the test output.
+fn command(role: &str, env: &[(&str, String)]) -> Command {
     assert!(roles().contains_key(role), "unknown child role {role}");
     let exe = std::env::current_exe().expect("the test binary's path");
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args([
             "--exact",
             "child_process_entry",
@@ -47,7 +47,13 @@ pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
         ])
         .env(ROLE_ENV, role)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    command
+}
+
+/// Spawns a child playing `role`; its stdout (the test harness chatter) is discarded.
+pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
+    command(role, env)
         .stdout(Stdio::null())
         .spawn()
         .expect("spawning a child test process")
@@ -57,17 +63,7 @@ pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
 /// [`announce_ready`]), so that whatever the test does next hits the child's main loop and
 /// not its start-up.
 pub fn spawn_ready(role: &str, env: &[(&str, String)]) -> Child {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_process_entry",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .env(ROLE_ENV, role)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+    let mut child = command(role, env)
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawning a child test process");

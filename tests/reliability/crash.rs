@@ -217,14 +217,14 @@ pub fn worker() -> i32 {
         let guard = match acquired {
             Ok(Some(guard)) => guard,
             Ok(None) => continue,
-            Err(e) => return complain(&dir, &format!("{name}: {e}")),
+            Err(e) => return support::report_violation(&dir, &format!("{name}: {e}")),
         };
         let token = support::token(n);
         probes[which].enter(token);
         bump(&counters[which]);
         spin(Duration::from_micros(rng.below(50)));
         if let Err(other) = probes[which].leave(token) {
-            return complain(
+            return support::report_violation(
                 &dir,
                 &format!("{name}: holder {other:#x} entered while {token:#x} held it"),
             );
@@ -246,16 +246,4 @@ fn spin(d: Duration) {
     while Instant::now() < until {
         std::hint::spin_loop();
     }
-}
-
-/// Records what a worker saw for the parent to report, and returns the worker's exit status.
-pub fn complain(dir: &Path, what: &str) -> i32 {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(dir.join("violations"))
-        .unwrap();
-    let _ = writeln!(file, "pid {}: {what}", std::process::id());
-    3
 }

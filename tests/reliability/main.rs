@@ -1,5 +1,6 @@
-//! Reliability and security tests (issue 7): crash loops, descriptor exhaustion, directories
-//! removed or replaced while in use, hostile filesystems and other users, load.
+//! Reliability and security tests (issue 7): crash loops, a full disk, descriptor
+//! exhaustion, directories removed or replaced while in use, hostile filesystems and other
+//! users, fuzz smoke runs, load.
 //!
 //! One test binary so the suite links once. Tests that need a separate process (to be killed,
 //! to lower a resource limit, to drop privileges) re-execute this binary as a child with a

@@ -312,7 +312,7 @@ fn run_worker(locker: &Locker, dir: &Path, id: u64, seed: u64) -> Report {
         std::thread::yield_now();
         if let Err(other) = probe.leave(token) {
             if strict && other & STRICT != 0 {
-                crate::crash::complain(
+                support::report_violation(
                     dir,
                     &format!("{other:#x} entered while {token:#x} held {NAME}"),
                 );
