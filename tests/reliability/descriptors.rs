@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
-use werf_sync::{Error, LockMode, LockOptions, Locker, WerfHome};
+use werf_sync::{Error, LockMode, LockOptions, Locker, StageId, StagesStorageCache, WerfHome};
 
 use crate::child;
 use crate::support;
@@ -34,8 +34,34 @@ fn descriptor_exhaustion_is_a_clear_error_and_leaks_no_lock() {
 pub fn child() -> i32 {
     let home = WerfHome::new(Path::new(&child::env("FD_HOME"))).unwrap();
     first_call_names_the_home(&home);
-    exhausted_acquire_names_the_lock_file(&Locker::new(home));
+    exhausted_acquire_names_the_lock_file(&Locker::new(home.clone()));
+    exhausted_store_keeps_the_old_record(&home);
     0
+}
+
+/// A cache store that runs out of descriptors fails naming a path below the cache root and
+/// leaves the old record; it works again with descriptors to spare.
+fn exhausted_store_keeps_the_old_record(home: &WerfHome) {
+    const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+    let cache = StagesStorageCache::new(home.clone());
+    let old = [StageId::new(DIGEST, 1)];
+    cache.store_stages_by_digest("p", DIGEST, &old).unwrap();
+    for left in 0..3 {
+        with_descriptors_left(left, || {
+            let err = cache.store_stages_by_digest("p", DIGEST, &[]).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("Too many open files"), "{left} left: {text}");
+            assert!(
+                text.contains(&home.path().display().to_string()),
+                "{left} left: {text}"
+            );
+        });
+        assert_eq!(
+            cache.get_stages_by_digest("p", DIGEST).unwrap(),
+            Some(old.to_vec())
+        );
+    }
+    cache.store_stages_by_digest("p", DIGEST, &[]).unwrap();
 }
 
 /// With no descriptor left, the very first call (which opens the home) names the home.
