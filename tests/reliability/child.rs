@@ -36,8 +36,7 @@ fn roles() -> HashMap<&'static str, Role> {
 /// environment. stderr is inherited so that a child's complaint shows in the test output.
 fn command(role: &str, env: &[(&str, String)]) -> Command {
     assert!(roles().contains_key(role), "unknown child role {role}");
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
+    let mut command = Command::new(test_binary());
     command
         .args([
             "--exact",
@@ -49,6 +48,16 @@ fn command(role: &str, env: &[(&str, String)]) -> Command {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
     command
+}
+
+/// This test binary. On Linux through `/proc/self/exe`, which still names it after a
+/// rebuild replaced the file during a long run; elsewhere its path.
+fn test_binary() -> std::path::PathBuf {
+    let proc_exe = std::path::PathBuf::from("/proc/self/exe");
+    if proc_exe.exists() {
+        return proc_exe;
+    }
+    std::env::current_exe().expect("the test binary's path")
 }
 
 /// Spawns a child playing `role`; its stdout (the test harness chatter) is discarded.
