@@ -51,21 +51,49 @@ pub(crate) fn encode(stages: &[StageId]) -> Vec<u8> {
 /// short; werf v1.2 predates that, and every JSON reader accepts both.)
 fn encode_go_string(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
-    // Runs of characters that need no escape (all of a digest) are copied in one piece:
-    // copying char by char made encoding most of the cost of storing a large record.
-    let mut run_start = 0;
-    for (i, ch) in text.char_indices() {
-        let mut buf = [0; 6];
-        let Some(escape) = go_escape(ch, &mut buf) else {
+    // Runs of bytes that need no escape (all of a digest) are found with a table and copied
+    // in one piece: escaping char by char made encoding most of the cost of storing a large
+    // record. A byte that is not plain is ASCII or 0xE2, so it always starts a character.
+    let bytes = text.as_bytes();
+    let (mut run_start, mut i) = (0, 0);
+    while i < bytes.len() {
+        if PLAIN[usize::from(bytes[i])] {
+            i += 1;
             continue;
-        };
-        out.extend_from_slice(&text.as_bytes()[run_start..i]);
-        out.extend_from_slice(escape);
-        run_start = i + ch.len_utf8();
+        }
+        let ch = text[i..]
+            .chars()
+            .next()
+            .expect("a non-plain byte starts a character");
+        let mut buf = [0; 6];
+        if let Some(escape) = go_escape(ch, &mut buf) {
+            out.extend_from_slice(&bytes[run_start..i]);
+            out.extend_from_slice(escape);
+            run_start = i + ch.len_utf8();
+        }
+        i += ch.len_utf8();
     }
-    out.extend_from_slice(&text.as_bytes()[run_start..]);
+    out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
 }
+
+/// Bytes copied as they are without a look at their character: all but the ASCII that Go
+/// escapes and 0xE2, the first byte of U+2028 and U+2029.
+const PLAIN: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = false;
+        b += 1;
+    }
+    let mut i = 0;
+    let special = b"\"\\<>&\xe2";
+    while i < special.len() {
+        table[special[i] as usize] = false;
+        i += 1;
+    }
+    table
+};
 
 /// The escape Go writes for `ch` (in `buf` when it is computed), or `None` when `ch` is
 /// written as it is.
