@@ -84,7 +84,7 @@ fn main() {
                 per_kind[k].push(trial(KINDS[k], processes, seconds, home.path()));
             }
         }
-        let medians: Vec<f64> = per_kind.iter().map(|r| median(r)).collect();
+        let medians: Vec<f64> = per_kind.iter().map(|r| common::median(r)).collect();
         let raw = medians[0];
         println!(
             "  {processes} processes: raw {:>9.0}/s  locker {:>9.0}/s ({:.2}x raw)  locker-deadline {:>9.0}/s ({:.2}x raw)",
@@ -214,10 +214,4 @@ fn cycle(kind: Kind, locker: &Locker, path: &Path) {
             .release()
             .expect("release"),
     }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }

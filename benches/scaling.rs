@@ -16,13 +16,13 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::Criterion;
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 use werf_sync::lock::name::lock_file_name;
 use werf_sync::{LockMode, Locker, StageId, StagesStorageCache};
 
-use common::{is_bench_run, open_flock_unlock_close, temp_home};
+use common::{is_bench_run, open_flock_unlock_close, temp_home, Candidate, Report};
 
 const NAME: &str = "bench-project.scaling";
 const PROJECT: &str = "bench-project";
@@ -48,8 +48,7 @@ fn sizes(all: &'static [usize], small: usize) -> &'static [usize] {
     }
 }
 
-fn lock_files(c: &mut Criterion) {
-    let mut group = c.benchmark_group("scaling-lock-files");
+fn lock_files(c: &mut Criterion, report: &mut Report) {
     for &files in sizes(&[10, 1_000, 100_000], 2) {
         let (_dir, home) = temp_home();
         let locker = Locker::new(home);
@@ -60,23 +59,17 @@ fn lock_files(c: &mut Criterion) {
         );
         fill_locks_dir(locker.locks_dir_path(), files);
         let path = locker.lock_file_path(NAME);
-        group.bench_with_input(
-            BenchmarkId::new("werf-sync Locker", files),
-            &files,
-            |b, _| {
-                b.iter(|| {
-                    let guard = locker.lock(black_box(NAME), LockMode::Exclusive).unwrap();
-                    guard.release().unwrap();
-                })
-            },
-        );
-        group.bench_with_input(
-            BenchmarkId::new("floor: open+flock+unlock+close", files),
-            &files,
-            |b, _| b.iter(|| open_flock_unlock_close(black_box(&path), libc::LOCK_EX)),
-        );
+        let mut candidates = [
+            Candidate::new("werf-sync Locker", || {
+                let guard = locker.lock(black_box(NAME), LockMode::Exclusive).unwrap();
+                guard.release().unwrap();
+            }),
+            Candidate::new("floor: open+flock+unlock+close", || {
+                open_flock_unlock_close(black_box(&path), libc::LOCK_EX)
+            }),
+        ];
+        report.measure(c, "scaling-lock-files", &files.to_string(), &mut candidates);
     }
-    group.finish();
 }
 
 /// Creates lock files for other names until the directory holds `files` of them.
@@ -98,8 +91,7 @@ fn stages(count: usize) -> Vec<StageId> {
         .collect()
 }
 
-fn cache_get(c: &mut Criterion) {
-    let mut group = c.benchmark_group("scaling-cache-get");
+fn cache_get(c: &mut Criterion, report: &mut Report) {
     for &count in sizes(&[1, 100, 10_000], 2) {
         let (_dir, home) = temp_home();
         let cache = StagesStorageCache::new(home);
@@ -107,30 +99,22 @@ fn cache_get(c: &mut Criterion) {
             .store_stages_by_digest(PROJECT, DIGEST, &stages(count))
             .expect("store the record to read");
         let path = cache.record_path(PROJECT, DIGEST);
-        group.throughput(Throughput::Elements(count as u64));
-        group.bench_with_input(BenchmarkId::new("werf-sync", count), &count, |b, &n| {
-            b.iter(|| {
+        let mut candidates = [
+            Candidate::new("werf-sync", || {
                 let got = cache.get_stages_by_digest(PROJECT, black_box(DIGEST));
-                assert_eq!(got.unwrap().expect("a hit").len(), n);
-            })
-        });
-        group.bench_with_input(
-            BenchmarkId::new("floor: read+parse", count),
-            &count,
-            |b, &n| {
-                b.iter(|| {
-                    let bytes = std::fs::read(black_box(&path)).unwrap();
-                    let record: FloorRecord = serde_json::from_slice(&bytes).unwrap();
-                    assert_eq!(record.stages.expect("stages").len(), n);
-                })
-            },
-        );
+                assert_eq!(got.unwrap().expect("a hit").len(), count);
+            }),
+            Candidate::new("floor: read+parse", || {
+                let bytes = std::fs::read(black_box(&path)).unwrap();
+                let record: FloorRecord = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(record.stages.expect("stages").len(), count);
+            }),
+        ];
+        report.measure(c, "scaling-cache-get", &count.to_string(), &mut candidates);
     }
-    group.finish();
 }
 
-fn cache_store(c: &mut Criterion) {
-    let mut group = c.benchmark_group("scaling-cache-store");
+fn cache_store(c: &mut Criterion, report: &mut Report) {
     for &count in sizes(&[1, 100, 10_000], 2) {
         let (_dir, home) = temp_home();
         let cache = StagesStorageCache::new(home);
@@ -140,21 +124,23 @@ fn cache_store(c: &mut Criterion) {
             .expect("create the project directory");
         let path = cache.record_path(PROJECT, DIGEST);
         let temp = path.with_file_name("floor-temp");
-        group.throughput(Throughput::Elements(count as u64));
-        group.bench_with_input(BenchmarkId::new("werf-sync", count), &count, |b, _| {
-            b.iter(|| {
+        let mut candidates = [
+            Candidate::new("werf-sync", || {
                 cache
                     .store_stages_by_digest(PROJECT, DIGEST, black_box(&record))
                     .unwrap()
-            })
-        });
-        group.bench_with_input(
-            BenchmarkId::new("floor: temp write+rename", count),
-            &count,
-            |b, _| b.iter(|| floor_store(black_box(&record), &temp, &path)),
+            }),
+            Candidate::new("floor: temp write+rename", || {
+                floor_store(black_box(&record), &temp, &path)
+            }),
+        ];
+        report.measure(
+            c,
+            "scaling-cache-store",
+            &count.to_string(),
+            &mut candidates,
         );
     }
-    group.finish();
 }
 
 /// Encodes the record, writes it to `temp` and renames it over `path` (no fsync: werf's
@@ -168,7 +154,14 @@ fn floor_store(stages: &[StageId], temp: &Path, path: &Path) {
     std::fs::rename(temp, path).unwrap();
 }
 
-// The lock-file group runs last: creating and deleting 100 000 files leaves ext4 slow to
-// allocate inodes for a while (`recently_deleted`), which would tax the cache stores.
-criterion_group!(benches, cache_get, cache_store, lock_files);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let mut report = Report::new("scaling");
+    cache_get(&mut c, &mut report);
+    cache_store(&mut c, &mut report);
+    // The lock-file group runs last: creating and deleting 100 000 files leaves ext4 slow to
+    // allocate inodes for a while (`recently_deleted`), which would tax the cache stores.
+    lock_files(&mut c, &mut report);
+    c.final_summary();
+    report.write();
+}

@@ -89,3 +89,121 @@ pub fn write_results(name: &str, value: &serde_json::Value) {
     std::fs::write(&path, text + "\n").expect("cannot write bench results");
     println!("results written to {}", path.display());
 }
+
+/// One thing measured in a group: a floor, a peer, or werf-sync itself.
+pub struct Candidate<'a> {
+    pub name: &'static str,
+    pub run: Box<dyn FnMut() + 'a>,
+}
+
+impl<'a> Candidate<'a> {
+    pub fn new(name: &'static str, run: impl FnMut() + 'a) -> Self {
+        Candidate {
+            name,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// Measures groups twice: with criterion (statistics, HTML reports in target/criterion),
+/// and interleaved — every round runs one batch of each candidate in rotated order, and the
+/// ratio of werf-sync (the first candidate) to each other is the median over rounds of the
+/// per-round ratio. On a shared machine load drifts over seconds; interleaving makes the
+/// drift hit all candidates of a round alike, so the ratios hold where absolute times don't.
+pub struct Report {
+    target: &'static str,
+    rows: Vec<serde_json::Value>,
+}
+
+impl Report {
+    pub fn new(target: &'static str) -> Self {
+        Report {
+            target,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Runs `candidates` (werf-sync first) under criterion as `group`/`case`, then
+    /// interleaved, and prints and records the ratios.
+    pub fn measure(
+        &mut self,
+        c: &mut criterion::Criterion,
+        group: &str,
+        case: &str,
+        candidates: &mut [Candidate<'_>],
+    ) {
+        let mut g = c.benchmark_group(group);
+        for cand in candidates.iter_mut() {
+            let run = &mut cand.run;
+            match case {
+                "" => g.bench_function(cand.name, |b| b.iter(&mut *run)),
+                _ => g.bench_function(criterion::BenchmarkId::new(cand.name, case), |b| {
+                    b.iter(&mut *run)
+                }),
+            };
+        }
+        g.finish();
+        let (rounds, batch) = if is_bench_run() {
+            (51, calibrate_batch(&mut candidates[0]))
+        } else {
+            (1, 1)
+        };
+        let ns = interleave(candidates, rounds, batch);
+        println!("interleaved {group} {case} ({rounds} rounds × {batch}): werf-sync ÷ each");
+        for (i, cand) in candidates.iter().enumerate() {
+            let per_op = median(&ns[i]) / batch as f64;
+            let ratios: Vec<f64> = (0..rounds).map(|r| ns[0][r] / ns[i][r]).collect();
+            let ratio = median(&ratios);
+            println!("  {:<42} {per_op:>12.0} ns/op  {ratio:>5.2}x", cand.name);
+            self.rows.push(serde_json::json!({
+                "group": group, "case": case, "subject": cand.name,
+                "ns_per_op": per_op, "werf_sync_ratio": ratio,
+            }));
+        }
+    }
+
+    /// Writes `<results_dir>/ratios-<target>.json` for scripts/bench-chart (bench runs only).
+    pub fn write(self) {
+        if is_bench_run() {
+            write_results(&format!("ratios-{}", self.target), &self.rows.into());
+        }
+    }
+}
+
+/// A batch size that makes one batch of `cand` take about 2 ms.
+fn calibrate_batch(cand: &mut Candidate<'_>) -> usize {
+    let mut batch = 1;
+    loop {
+        let started = std::time::Instant::now();
+        for _ in 0..batch {
+            (cand.run)();
+        }
+        if started.elapsed() >= std::time::Duration::from_millis(2) || batch >= 1 << 20 {
+            return batch;
+        }
+        batch *= 2;
+    }
+}
+
+/// `[candidate][round]` nanoseconds per batch.
+fn interleave(candidates: &mut [Candidate<'_>], rounds: usize, batch: usize) -> Vec<Vec<f64>> {
+    let n = candidates.len();
+    let mut ns = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (k + round) % n;
+            let started = std::time::Instant::now();
+            for _ in 0..batch {
+                (candidates[i].run)();
+            }
+            ns[i].push(started.elapsed().as_nanos() as f64);
+        }
+    }
+    ns
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
