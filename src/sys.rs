@@ -2,7 +2,7 @@
 //! `flock`, `fstat`), and errno classification in one place. Everything `unsafe` outside the
 //! FFI layer lives here.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -29,8 +29,9 @@ impl FileKind {
     }
 }
 
-fn c_name(name: &str) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+fn c_name(name: &(impl AsRef<OsStr> + ?Sized)) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(name.as_ref().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -64,7 +65,10 @@ pub(crate) fn open_dir_following(path: &std::path::Path) -> io::Result<OwnedFd> 
 }
 
 /// Opens the directory `name` inside `dir` without following a symlink in its place.
-pub(crate) fn open_subdir_nofollow(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+pub(crate) fn open_subdir_nofollow(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<OwnedFd> {
     let c = c_name(name)?;
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: valid directory descriptor and NUL-terminated name.
@@ -113,14 +117,20 @@ pub(crate) fn open_existing_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<Fi
 }
 
 /// Removes the file `name` from `dir`.
-pub(crate) fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+pub(crate) fn unlink_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<()> {
     let c = c_name(name)?;
     // SAFETY: valid directory descriptor and NUL-terminated name.
     check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) }).map(drop)
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
-pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<libc::stat> {
+pub(crate) fn stat_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> io::Result<libc::stat> {
     let c = c_name(name)?;
     // SAFETY: an all-zero `stat` is a valid value to be overwritten by the kernel.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -237,7 +247,7 @@ pub(crate) fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result
 }
 
 /// Removes the empty directory `name` from `dir`.
-pub(crate) fn rmdir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+pub(crate) fn rmdir_at(dir: BorrowedFd<'_>, name: &(impl AsRef<OsStr> + ?Sized)) -> io::Result<()> {
     let c = c_name(name)?;
     // SAFETY: valid directory descriptor and NUL-terminated name.
     check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
@@ -249,10 +259,10 @@ pub(crate) fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
     retry_eintr(|| unsafe { libc::fsync(fd.as_raw_fd()) }).map(drop)
 }
 
-/// The names in the directory `dir` (without `.` and `..`). Names that are not UTF-8 are
-/// skipped: no name the crate creates or accepts can be one.
-pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<String>> {
+/// The names in the directory `dir` (without `.` and `..`).
+pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
     use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
     // fdopendir(3) takes ownership of its descriptor, so give it a duplicate.
     // SAFETY: fcntl(2) F_DUPFD_CLOEXEC on a valid descriptor.
     let dup = check(unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
@@ -284,10 +294,8 @@ pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<String>> {
         // SAFETY: `d_name` of a valid entry is a NUL-terminated string that lives until the
         // next readdir on this stream; it is copied before that.
         let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
-        if let Ok(name) = name.to_str() {
-            if name != "." && name != ".." {
-                names.push(name.to_owned());
-            }
+        if name != c"." && name != c".." {
+            names.push(OsStr::from_bytes(name.to_bytes()).to_owned());
         }
     };
     // SAFETY: `stream` is valid and closed exactly once (this also closes `dup`).
@@ -307,4 +315,20 @@ fn clear_errno() {
     unsafe {
         *libc::__error() = 0
     };
+}
+
+/// Whether a process with this pid exists: `kill(pid, 0)` checks without signalling; ESRCH
+/// means there is none, EPERM that there is one we may not signal.
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 performs only the existence and permission checks.
+    match check(unsafe { libc::kill(pid, 0) }) {
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() == Some(libc::EPERM),
+    }
 }

@@ -267,9 +267,11 @@ fn bit_flips_never_fail_or_panic() {
         for bit in 0..8 {
             let mut bytes = golden.clone().into_bytes();
             bytes[byte] ^= 1 << bit;
-            f.plant("flipped", &bytes);
+            // A fresh file per flip: rewriting one file would make ext4 flush it each time.
+            let name = format!("flipped-{byte}-{bit}");
+            f.plant(&name, &bytes);
             // A flip may still be a valid record (a digit changed); then it is read as one.
-            if let Some(stages) = f.cache.get_stages_by_digest(PROJECT, "flipped").unwrap() {
+            if let Some(stages) = f.cache.get_stages_by_digest(PROJECT, &name).unwrap() {
                 assert_eq!(stages.len(), 1);
             }
         }
@@ -515,18 +517,30 @@ fn a_purged_home_is_recreated_on_demand() {
 }
 
 #[test]
-fn stale_temporary_files_are_removed_by_the_next_writer() {
+fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
     let f = fixture();
-    f.plant(".tmp-999999-0", b"half a rec");
-    f.plant(".tmp-999999-1", b"");
+    // pid 1 is alive (in any pid namespace); pids above the kernel's maximum never are.
+    f.plant(".tmp-4194305-0", b"half a rec");
+    f.plant(&format!(".tmp-{}-99", std::process::id()), b"");
+    f.plant(".tmp-not-a-pid", b"");
+    f.plant(".tmp-1-0", b"a live writer's");
+    let old = f.plant(".tmp-1-1", b"a live pid, but two hours old");
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
     f.cache
         .store_stages_by_digest(PROJECT, DIGEST, &[])
         .unwrap();
-    let names: Vec<String> = fs::read_dir(f.cache.root().join(PROJECT))
+    let mut names: Vec<String> = fs::read_dir(f.cache.root().join(PROJECT))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, vec![DIGEST.to_owned()]);
+    names.sort();
+    assert_eq!(names, vec![".tmp-1-0".to_owned(), DIGEST.to_owned()]);
 }
 
 #[test]
@@ -641,4 +655,89 @@ fn retry_on_reset_is_bounded_and_passes_other_errors_through() {
     });
     assert_eq!(result.unwrap_err().0, "registry unreachable");
     assert_eq!(calls, 1);
+}
+
+#[test]
+fn entries_with_non_utf8_names_are_skipped_by_readers_and_removed_by_deletes() {
+    use std::os::unix::ffi::OsStrExt;
+    let f = fixture();
+    f.cache
+        .store_stages_by_digest(PROJECT, "aaa", &[StageId::new("aaa", 1)])
+        .unwrap();
+    let odd = f
+        .cache
+        .root()
+        .join(PROJECT)
+        .join(std::ffi::OsStr::from_bytes(b"\xff\xfe"));
+    fs::write(&odd, "{\"stages\":null}\n").unwrap();
+    fs::create_dir(f.cache.root().join(PROJECT).join("a-dir")).unwrap();
+    fs::write(
+        f.cache
+            .root()
+            .join(PROJECT)
+            .join("a-dir")
+            .join(std::ffi::OsStr::from_bytes(b"\xff")),
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        f.cache.get_all_stages(PROJECT).unwrap(),
+        Some(vec![StageId::new("aaa", 1)])
+    );
+    f.cache.delete_all_stages(PROJECT).unwrap();
+    assert_eq!(fs::read_dir(f.cache.root()).unwrap().count(), 0);
+}
+
+#[test]
+fn get_all_stages_never_sees_a_half_deleted_project() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    const RECORDS: i64 = 20;
+    let f = fixture();
+    // `generation` is odd while the writer fills the project (partial views are legitimate
+    // then) and even while the project is full or being deleted.
+    let generation = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (cache, generation, stop) =
+            (f.cache.clone(), Arc::clone(&generation), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let (mut checked, mut full, mut gone) = (0, 0, 0);
+            while !stop.load(SeqCst) {
+                let before = generation.load(SeqCst);
+                let all = cache.get_all_stages(PROJECT).unwrap();
+                if before % 2 == 1 || generation.load(SeqCst) != before {
+                    continue;
+                }
+                checked += 1;
+                match all {
+                    None => gone += 1,
+                    Some(stages) if stages.len() == RECORDS as usize => full += 1,
+                    Some(stages) => panic!(
+                        "a half-deleted project: {} of {RECORDS} stages",
+                        stages.len()
+                    ),
+                }
+            }
+            (checked, full, gone)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < deadline {
+        generation.fetch_add(1, SeqCst); // odd: filling
+        for i in 0..RECORDS {
+            let digest = format!("d{i:02}");
+            f.cache
+                .store_stages_by_digest(PROJECT, &digest, &[StageId::new(&digest, i)])
+                .unwrap();
+        }
+        generation.fetch_add(1, SeqCst); // even: full, then deleted
+        std::thread::sleep(Duration::from_micros(200));
+        f.cache.delete_all_stages(PROJECT).unwrap();
+    }
+    stop.store(true, SeqCst);
+    let (checked, full, gone) = reader.join().unwrap();
+    assert!(
+        full > 0 && gone > 0,
+        "the reader saw {full} full and {gone} deleted projects in {checked} checked reads"
+    );
 }

@@ -12,6 +12,19 @@
 //!   removed outside the cache root, and no symlink inside it is followed.
 //! - **Coherence** (`reset`): the `should reset storage cache` error marker and werf's
 //!   reset-and-retry loop.
+//!
+//! ```
+//! use werf_sync::{StageId, StagesStorageCache, WerfHome};
+//!
+//! # let tmp = tempfile::tempdir().unwrap();
+//! let cache = StagesStorageCache::new(WerfHome::new(tmp.path())?);
+//! let digest = "e87ec2c9b9cbc7bd10d4bb1ad3a0c4e0e4c6ed07e9e8ffd4e1c1c0a4";
+//! assert_eq!(cache.get_stages_by_digest("myproject", digest)?, None); // not cached
+//! let stage: StageId = format!("{digest}-1647350000123").parse()?;
+//! cache.store_stages_by_digest("myproject", digest, &[stage.clone()])?;
+//! assert_eq!(cache.get_stages_by_digest("myproject", digest)?, Some(vec![stage]));
+//! # Ok::<(), werf_sync::Error>(())
+//! ```
 
 mod ops;
 mod path;
@@ -42,7 +55,10 @@ pub fn encode_record(stages: &[StageId]) -> Vec<u8> {
     record::encode(stages)
 }
 
-/// Parses a record in werf's format: exactly `{"stages": null | [{"digest": string, "uniqueID": int64}, ...]}`; anything else (legacy `signature` keys, string IDs, extra keys) is an error.
+/// Parses a record in werf's format: exactly
+/// `{"stages": null | [{"digest": string, "uniqueID": int64}, ...]}` (any whitespace).
+/// Anything else — legacy `signature` keys, string IDs, extra or missing keys — is an
+/// [`Error::InvalidArgument`] saying why.
 pub fn decode_record(bytes: &[u8]) -> Result<Vec<StageId>> {
     record::decode(bytes).map_err(|e| Error::invalid("stages storage cache record", e.to_string()))
 }

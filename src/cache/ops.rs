@@ -89,7 +89,7 @@ impl StagesStorageCache {
         let guard = self.lock()?;
         if let Some((_, dir)) = self.open_project_for_read(project)? {
             let dir_path = self.root().join(project);
-            remove::remove_entry(dir.as_fd(), &dir_path, digest)?;
+            remove::remove_entry(dir.as_fd(), &dir_path, digest.as_ref())?;
             if self.durability == Durability::Fsync {
                 sys::fsync(dir.as_fd())
                     .map_err(|e| Error::io("cannot sync directory", &dir_path, e))?;
@@ -115,15 +115,20 @@ impl StagesStorageCache {
     }
 
     fn read_all(&self, dir: &OwnedFd, project: &str) -> Result<Vec<StageId>> {
-        let mut names = sys::list_dir(dir.as_fd()).map_err(|e| {
+        let entries = sys::list_dir(dir.as_fd()).map_err(|e| {
             Error::io(
                 "cannot list project directory",
                 self.root().join(project),
                 e,
             )
         })?;
-        // werf lists with ioutil.ReadDir, which sorts by name.
-        names.retain(|name| !path::is_reserved(name));
+        // Our own entries are skipped, and so are names that are not UTF-8 (no digest is).
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .filter_map(|name| name.into_string().ok())
+            .filter(|name| !path::is_reserved(name))
+            .collect();
+        // werf lists with ioutil.ReadDir, which sorts by name (bytewise, as `str` does).
         names.sort_unstable();
         let mut stages = Vec::new();
         for name in names {
@@ -154,7 +159,7 @@ impl StagesStorageCache {
         let Some(mut root) = self.root_for_read()? else {
             return Ok(None);
         };
-        loop {
+        for _ in 0..2 {
             match sys::open_subdir_nofollow(root.as_fd(), project) {
                 Ok(dir) => return Ok(Some((root, dir))),
                 Err(e) if sys::is_not_found(&e) => match self.refresh_root(&root)? {
@@ -165,6 +170,8 @@ impl StagesStorageCache {
                 Err(e) => return Err(self.project_dir_error(&root, project, e)),
             }
         }
+        // The root was replaced twice during one lookup: report the project as not cached.
+        Ok(None)
     }
 
     /// The project directory, created if missing (mode 0777 before the umask, as werf).

@@ -5,6 +5,7 @@
 //! own (temporary files, directories being deleted); no valid PROJECT or DIGEST starts
 //! with `.` (werf's never do), so readers can skip them and never mistake one for a record.
 
+use std::ffi::OsStr;
 use std::path::{Component, Path};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,6 +57,12 @@ pub(crate) fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{}-{n}", std::process::id())
+}
+
+/// The pid in a name made by [`unique_name`] with `prefix`.
+pub(crate) fn owner_pid(name: &OsStr, prefix: &str) -> Option<u32> {
+    let rest = name.to_str()?.strip_prefix(prefix)?;
+    rest.split_once('-')?.0.parse().ok()
 }
 
 /// The name of the lock werf takes around cache writes: the cache root's path string as
@@ -125,6 +132,8 @@ mod tests {
         assert_ne!(a, b);
         assert!(is_reserved(&a) && is_reserved(DELETED_PREFIX));
         assert!(!is_reserved("abc"));
+        assert_eq!(owner_pid(a.as_ref(), TEMP_PREFIX), Some(std::process::id()));
+        assert_eq!(owner_pid(".tmp-x-1".as_ref(), TEMP_PREFIX), None);
     }
 
     #[test]

@@ -65,13 +65,7 @@ fn create_temp(dir: BorrowedFd<'_>, dir_path: &Path) -> Result<(File, String)> {
         match sys::create_new_at(dir, &temp, RECORD_MODE) {
             Ok(file) => return Ok((file, temp)),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) && attempts < 8 => attempts += 1,
-            Err(e) => {
-                return Err(Error::io(
-                    "cannot create temporary file",
-                    dir_path.join(temp),
-                    e,
-                ))
-            }
+            Err(e) => return Err(Error::io("cannot create a temporary file in", dir_path, e)),
         }
     }
 }
