@@ -1,0 +1,206 @@
+//! The `WerfSync` handle: one werf home with its locker and lock manager.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::args::{handle_arg, out_arg, owned_c_string, str_arg};
+use super::boundary::{catch, catch_value};
+use super::error::{Failure, WerfSyncError};
+use super::status::WerfSyncStatus;
+use crate::address::{Address, SYNCHRONIZATION_ENV};
+use crate::{LockManager, Locker, StagesStorageCache, WerfHome};
+
+/// A `:local` synchronization: werf's named locks and werf's stages storage cache below one
+/// werf home.
+///
+/// Created by `werf_sync_open`, freed by `werf_sync_free`. Every function taking a
+/// `const WerfSync *` may run concurrently from any number of threads; `werf_sync_free`
+/// must not run concurrently with any of them.
+pub struct WerfSync {
+    manager: LockManager,
+    cache: StagesStorageCache,
+}
+
+impl WerfSync {
+    pub(crate) fn locker(&self) -> &Locker {
+        self.manager.locker()
+    }
+
+    pub(crate) fn manager(&self) -> &LockManager {
+        &self.manager
+    }
+
+    pub(crate) fn cache(&self) -> &StagesStorageCache {
+        &self.cache
+    }
+
+    fn local(home: WerfHome) -> Self {
+        WerfSync {
+            manager: LockManager::new(Locker::new(home.clone())),
+            cache: StagesStorageCache::new(home),
+        }
+    }
+}
+
+/// The werf home of `(home, home_len)`: `""` resolves werf's default.
+///
+/// # Safety
+/// The string contract for `(home, home_len)`.
+unsafe fn home_arg(home: *const c_char, home_len: usize) -> Result<WerfHome, Failure> {
+    // SAFETY: the caller's contract.
+    Ok(match unsafe { str_arg(home, home_len, "werf home") }? {
+        "" => WerfHome::resolve(None)?,
+        path => WerfHome::new(Path::new(path))?,
+    })
+}
+
+/// Opens the `:local` synchronization of a werf home. Nothing on disk is touched until the
+/// first lock.
+///
+/// Parameters:
+/// - `home`, `home_len`: the werf home directory (UTF-8, not NUL-terminated). `(NULL, 0)` or
+///   an empty string resolves it as werf does: `$WERF_HOME`, else `~/.werf`. A relative path
+///   is made absolute against the current directory.
+/// - `out_sync`: receives the new handle on success (untouched on failure).
+/// - `out_error`: optional; receives an error object on failure, NULL on success.
+///
+/// Returns `WERF_SYNC_STATUS_OK`, or `WERF_SYNC_STATUS_INVALID_ARGUMENT` (NULL `out_sync`,
+/// invalid UTF-8, a NUL byte in the path, `WERF_HOME` set but empty, no user home).
+///
+/// Memory: the caller owns `*out_sync` and frees it with `werf_sync_free`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_open(
+    home: *const c_char,
+    home_len: usize,
+    out_sync: *mut *mut WerfSync,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        let out = out_arg(out_sync, "out_sync")?;
+        // SAFETY: the caller's contract for `(home, home_len)`.
+        let home = unsafe { home_arg(home, home_len) }?;
+        // SAFETY: `out_sync` is writable by the caller's contract.
+        unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
+        Ok(())
+    })
+}
+
+/// Opens the synchronization a werf `--synchronization` address selects, below a werf home.
+///
+/// Parameters:
+/// - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
+///   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
+/// - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
+///
+/// Returns `WERF_SYNC_STATUS_OK` for `:local`; `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
+/// `kubernetes://` or `http(s)://` address (this library implements only `:local`);
+/// `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with werf's message.
+///
+/// Memory: as for `werf_sync_open`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_open_address(
+    address: *const c_char,
+    address_len: usize,
+    home: *const c_char,
+    home_len: usize,
+    out_sync: *mut *mut WerfSync,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        let out = out_arg(out_sync, "out_sync")?;
+        // SAFETY: the caller's contract for the strings.
+        let text = unsafe { str_arg(address, address_len, "synchronization address") }?;
+        let home = unsafe { home_arg(home, home_len) }?;
+        let env = std::env::var(SYNCHRONIZATION_ENV).ok();
+        let address = Address::select(Some(text).filter(|t| !t.is_empty()), env.as_deref())
+            .map_err(crate::Error::from)?
+            .unwrap_or(Address::Local);
+        crate::backend::ensure_supported(&address)?;
+        // SAFETY: `out_sync` is writable by the caller's contract.
+        unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
+        Ok(())
+    })
+}
+
+/// Frees a synchronization handle. NULL is accepted and ignored.
+///
+/// Locks taken through the lock manager functions (`werf_sync_lock_stage`, ...) and not yet
+/// unlocked are released. Lock guards (`WerfSyncLockGuard`) stay valid and keep their locks
+/// until they are released or freed themselves.
+///
+/// Memory: `sync` must not be used afterwards, nor concurrently with this call.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_free(sync: *mut WerfSync) {
+    catch_value((), || {
+        if !sync.is_null() {
+            // SAFETY: created by `Box::into_raw` in `werf_sync_open`; freed once by contract.
+            drop(unsafe { Box::from_raw(sync) });
+        }
+    })
+}
+
+/// The absolute path of the werf home of `sync`.
+///
+/// Memory: on success the caller owns `*out_path` (NUL-terminated UTF-8) and frees it with
+/// `werf_sync_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_home(
+    sync: *const WerfSync,
+    out_path: *mut *mut c_char,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        // SAFETY: the caller's contract for `sync`.
+        let sync = unsafe { handle_arg(sync, "sync") }?;
+        let out = out_arg(out_path, "out_path")?;
+        let path = path_str(sync.locker().home().path())?;
+        // SAFETY: `out_path` is writable by the caller's contract.
+        unsafe { out.write(owned_c_string(path, "werf home")?) };
+        Ok(())
+    })
+}
+
+/// The lock file of lock `name` (`<home>/service/locks/<murmur3 hex>`, the same file werf
+/// uses). Nothing on disk is touched.
+///
+/// Memory: on success the caller owns `*out_path` and frees it with `werf_sync_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_lock_file_path(
+    sync: *const WerfSync,
+    name: *const c_char,
+    name_len: usize,
+    out_path: *mut *mut c_char,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        // SAFETY: the caller's contract for `sync` and `(name, name_len)`.
+        let sync = unsafe { handle_arg(sync, "sync") }?;
+        let name = unsafe { str_arg(name, name_len, "lock name") }?;
+        let out = out_arg(out_path, "out_path")?;
+        let path = sync.locker().lock_file_path(name);
+        let path = path_str(&path)?;
+        // SAFETY: `out_path` is writable by the caller's contract.
+        unsafe { out.write(owned_c_string(path, "lock file path")?) };
+        Ok(())
+    })
+}
+
+/// Frees a string returned by werf-sync. NULL is accepted and ignored.
+///
+/// Memory: `string` must come from a werf-sync function documented to return an owned
+/// string, and must not be used afterwards. Never pass it to C `free()`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_string_free(string: *mut c_char) {
+    catch_value((), || {
+        if !string.is_null() {
+            // SAFETY: created by `CString::into_raw` in `owned_c_string`; freed once.
+            drop(unsafe { std::ffi::CString::from_raw(string) });
+        }
+    })
+}
+
+fn path_str(path: &Path) -> Result<&str, Failure> {
+    // The home came in as UTF-8 and lock file names are hex, so this holds; say so if not.
+    path.to_str()
+        .ok_or_else(|| Failure::invalid("path", format!("{} is not UTF-8", path.display())))
+}
