@@ -4,10 +4,12 @@ package werfsync
 // BENCHMARKS.md for the command):
 //   - LockUnlock: an uncontended lock+unlock through the binding, against the floor — raw
 //     open+flock(LOCK_EX)+flock(LOCK_UN)+close of the same file in Go — and against
-//     lockgate's file locker (what werf uses).
+//     lockgate's file locker (what werf uses) and gofrs/flock (Lock, and TryLockContext
+//     with a retry delay — the API its README recommends).
 //   - Handoff: time from the holder's release to the waiter holding the lock, through the
 //     binding against the floor — a Go waiter blocked in flock(2) itself — and against
-//     lockgate (whose waiters poll every 500 ms).
+//     lockgate (whose waiters poll every 500 ms) and gofrs/flock's TryLockContext (which
+//     polls every retry delay).
 
 import (
 	"context"
@@ -17,9 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/werf/lockgate"
 	"github.com/werf/lockgate/pkg/file_locker"
 )
+
+// gofrsRetryDelay is the TryLockContext retry delay in the peer benchmarks: short enough to
+// be a fair peer, long enough not to spin (gofrs/flock's own examples use 678 ms).
+const gofrsRetryDelay = 10 * time.Millisecond
 
 // BenchmarkLockUnlock runs the three contenders interleaved — one lock+unlock of each per
 // iteration, each timed on its own — so that load from other processes hits all of them
@@ -67,10 +74,30 @@ func BenchmarkLockUnlock(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	gofrsLock := func() {
+		f := flock.New(path)
+		if err := f.Lock(); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Unlock(); err != nil { // Unlock also closes the descriptor
+			b.Fatal(err)
+		}
+	}
+	gofrsTryLockContext := func() {
+		f := flock.New(path)
+		if ok, err := f.TryLockContext(ctx, gofrsRetryDelay); !ok || err != nil {
+			b.Fatalf("TryLockContext: %v, %v", ok, err)
+		}
+		if err := f.Unlock(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	reportInterleaved(b, []contender{
 		{"binding", timed(binding)},
 		{"raw", timed(rawFlock)},
 		{"lockgate", timed(lockgateFileLocker)},
+		{"gofrs-Lock", timed(gofrsLock)},
+		{"gofrs-TryLockContext", timed(gofrsTryLockContext)},
 	})
 }
 
@@ -223,4 +250,45 @@ func BenchmarkHandoffLockgate(b *testing.B) {
 		})
 	}
 	b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "lockgate-ns/op")
+}
+
+// BenchmarkHandoffGofrs measures release→acquire for a gofrs/flock waiter polling with
+// TryLockContext. handoff releases 2 ms after the waiter's first failed try, so with a
+// 10 ms delay each handoff takes about 8 ms: the poll interval, not the kernel, sets it.
+func BenchmarkHandoffGofrs(b *testing.B) {
+	s, _ := openTemp(b)
+	path, err := s.LockFilePath("handoff")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// gofrs/flock creates the file, not its directory.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for b.Loop() {
+		total += handoff(b, func() func() {
+			f := flock.New(path)
+			if err := f.Lock(); err != nil {
+				b.Fatal(err)
+			}
+			return func() { _ = f.Unlock() }
+		}, func(onWait func()) time.Time {
+			f := flock.New(path)
+			// The first try fails (the holder has the lock); then announce the wait.
+			if ok, err := f.TryLock(); ok || err != nil {
+				b.Errorf("TryLock while held: %v, %v", ok, err)
+			}
+			onWait()
+			ok, err := f.TryLockContext(context.Background(), gofrsRetryDelay)
+			at := time.Now()
+			if !ok || err != nil {
+				b.Errorf("TryLockContext: %v, %v", ok, err)
+				return at
+			}
+			_ = f.Unlock()
+			return at
+		})
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "gofrs-TryLockContext-ns/op")
 }

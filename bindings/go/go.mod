@@ -2,10 +2,12 @@ module github.com/werf-sync/werf-sync/bindings/go
 
 go 1.24
 
-require github.com/werf/lockgate v0.1.1
+require (
+	github.com/gofrs/flock v0.8.1
+	github.com/werf/lockgate v0.1.1
+)
 
 require (
-	github.com/gofrs/flock v0.8.1 // indirect
 	github.com/google/uuid v1.3.0 // indirect
 	github.com/spaolacci/murmur3 v1.1.0 // indirect
 	golang.org/x/crypto v0.7.0 // indirect
