@@ -16,6 +16,7 @@ mod ffi_driver;
 mod fuzz;
 mod hostile;
 mod load;
+mod moved;
 mod purge;
 mod rng;
 mod support;
