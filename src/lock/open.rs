@@ -21,7 +21,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::Locker;
 use crate::error::{Error, Result};
@@ -30,6 +30,17 @@ use crate::sys;
 
 /// Set once `openat2` turned out to be unavailable in this process.
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Set in the environment, makes every acquire take the fallback: for tests of the fallback
+/// on kernels that have `openat2`, and as an escape hatch under a sandbox that kills rather
+/// than refuses a system call it does not know.
+const DISABLE_OPENAT2_ENV: &str = "WERF_SYNC_DISABLE_OPENAT2";
+
+fn openat2_disabled() -> bool {
+    static FROM_ENV: OnceLock<bool> = OnceLock::new();
+    NO_OPENAT2.load(Ordering::Relaxed)
+        || *FROM_ENV.get_or_init(|| std::env::var_os(DISABLE_OPENAT2_ENV).is_some())
+}
 
 /// How a lock file was found, which decides what [`is_at_path`] must check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +60,7 @@ impl Locker {
         path: &Path,
         refresh: bool,
     ) -> Result<(File, Found)> {
-        if !NO_OPENAT2.load(Ordering::Relaxed) {
+        if !openat2_disabled() {
             if let Some(file) = self.open_beneath_home(file_name, path, refresh)? {
                 return Ok((file, Found::Resolved));
             }
