@@ -108,7 +108,9 @@ impl Locker {
     /// ([`Error::Cancelled`]) and an on-wait callback.
     pub fn lock_with(&self, name: &str, options: LockOptions<'_>) -> Result<LockGuard> {
         let mode = options.mode();
-        let deadline = options.timeout.map(|t| Instant::now() + t);
+        // A timeout too long to add to the clock (e.g. `Duration::MAX`) never expires: wait
+        // without a deadline rather than panic on the overflow.
+        let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
         let patience = match (deadline, &options.cancel) {
             (None, None) => Patience::Forever,
             (deadline, cancel) => Patience::Bounded {
