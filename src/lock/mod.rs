@@ -145,6 +145,12 @@ impl Locker {
             let file = self.open_lock_file(&file_name, &path)?;
             let file = match try_flock(file, mode, &path)? {
                 Ok(file) => file,
+                // Contention on something that is not a lock file (a FIFO someone holds a
+                // flock on) is an error, not a reason to report "held" or to wait forever.
+                // Checked only here so that the uncontended path keeps a single fstat.
+                Err(file) if !is_regular(&file, &path)? => {
+                    return Err(wrong_lock_file_type(&file, &path))
+                }
                 Err(_) if matches!(patience, Patience::Try) => return Ok(None),
                 Err(file) => {
                     let wait = WaitRequest {
@@ -266,15 +272,33 @@ fn flock_error(err: std::io::Error, path: &std::path::Path) -> Error {
 /// After `flock` succeeded: is the file still a linked regular file? (A collector may have
 /// unlinked it in between; lockgate v0.2 checks `st_nlink` the same way.)
 fn is_still_linked(file: &File, path: &std::path::Path) -> Result<bool> {
-    let st = sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
+    let st = stat_lock_file(file, path)?;
     if sys::kind_of(&st) != sys::FileKind::Regular {
-        return Err(Error::WrongFileType {
-            path: path.into(),
-            role: "lock file",
-            found: sys::kind_of(&st).describe(),
-        });
+        return Err(wrong_lock_file_type(file, path));
     }
     Ok(st.st_nlink > 0)
+}
+
+fn stat_lock_file(file: &File, path: &std::path::Path) -> Result<libc::stat> {
+    sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))
+}
+
+fn is_regular(file: &File, path: &std::path::Path) -> Result<bool> {
+    Ok(sys::kind_of(&stat_lock_file(file, path)?) == sys::FileKind::Regular)
+}
+
+/// The error for an opened lock file that is not a regular file (a FIFO or device planted
+/// in its place; directories and symlinks already fail to open).
+fn wrong_lock_file_type(file: &File, path: &std::path::Path) -> Error {
+    let found = match sys::fstat(file.as_fd()) {
+        Ok(st) => sys::kind_of(&st).describe(),
+        Err(_) => "not a regular file",
+    };
+    Error::WrongFileType {
+        path: path.into(),
+        role: "lock file",
+        found,
+    }
 }
 
 /// A contended acquire that is about to wait.
