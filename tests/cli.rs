@@ -183,12 +183,12 @@ fn locks_json_shows_holder_pids_and_modes() {
         file["holders"].as_array().unwrap().clone()
     };
     let mine = holders_of("held.by.test");
-    assert_eq!(mine.len(), 1);
+    assert_eq!(mine.len(), 1, "{json:#}");
     assert_eq!(mine[0]["pid"], std::process::id());
     assert_eq!(mine[0]["mode"], "exclusive");
     assert_eq!(mine[0]["waiting"], false);
     let theirs = holders_of("held.by.cli");
-    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs.len(), 1, "{json:#}");
     assert_eq!(theirs[0]["pid"], cli_holder.id());
     assert_eq!(theirs[0]["mode"], "shared");
     assert!(holders_of("free").is_empty());

@@ -59,7 +59,8 @@ pub fn child_command(test_name: &str, role: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env(CHILD_ROLE_ENV, role)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::null()); // libtest's own lines; a test that reads pipes it
     cmd
 }
 
