@@ -39,6 +39,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     let bench_mode = has("--bench") && !has("--test");
+    if !bench_mode {
+        println!("smoke run (not `cargo bench`): a few iterations; the numbers mean nothing");
+    }
     let part = std::env::var("WERF_SYNC_BENCH").unwrap_or_default();
     let home = tempfile::tempdir().unwrap();
     let locker = Locker::new(WerfHome::new(home.path()).unwrap());
