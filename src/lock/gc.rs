@@ -32,12 +32,17 @@ impl Locker {
     /// ago. Safe against concurrent acquirers in this and other processes, including werf's
     /// own (lockgate). Entries that are not werf lock files are never touched.
     pub fn gc(&self, min_age: Duration) -> Result<GcReport> {
-        // Opened afresh: the cached descriptor may name a directory that was moved aside
-        // since, and the entries listed below by path must be the ones we unlink.
+        // Open the directory afresh: the cached descriptor may name a directory that `werf
+        // host purge` removed, or that was moved aside, since; then every name listed by path
+        // below would look "gone" through it (or be looked up in the wrong directory).
         let dir = self.locks_dir(true)?;
         let dir_path = self.locks_dir_path();
-        let entries = std::fs::read_dir(dir_path)
-            .map_err(|e| Error::io("cannot list locks directory", dir_path, e))?;
+        let entries = match std::fs::read_dir(dir_path) {
+            Ok(entries) => entries,
+            // Removed again just now: nothing to collect.
+            Err(e) if sys::is_not_found(&e) => return Ok(GcReport::default()),
+            Err(e) => return Err(Error::io("cannot list locks directory", dir_path, e)),
+        };
         let now = SystemTime::now();
         let mut report = GcReport::default();
         for entry in entries {

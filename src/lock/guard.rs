@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::registry;
 use crate::error::{Error, Result};
@@ -17,18 +18,19 @@ use crate::LockMode;
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard {
     file: Option<File>,
-    name: String,
-    path: PathBuf,
+    name: Arc<str>,
+    path: Arc<Path>,
     mode: LockMode,
     registry_id: u64,
 }
 
 impl LockGuard {
     pub(crate) fn new(file: File, name: &str, path: PathBuf, mode: LockMode) -> Self {
-        let registry_id = registry::register(name, &path, mode);
+        let (name, path) = (Arc::from(name), Arc::from(path));
+        let registry_id = registry::register(&name, &path, mode);
         LockGuard {
             file: Some(file),
-            name: name.to_owned(),
+            name,
             path,
             mode,
             registry_id,
@@ -63,7 +65,7 @@ impl LockGuard {
         registry::unregister(self.registry_id);
         let unlocked = sys::flock(file.as_fd(), FlockOp::Unlock, false);
         drop(file);
-        unlocked.map_err(|e| Error::io("cannot unlock lock file", &self.path, e))
+        unlocked.map_err(|e| Error::io("cannot unlock lock file", &*self.path, e))
     }
 }
 

@@ -6,7 +6,7 @@
 //! PIDs are as the kernel reports them: in another PID namespace they may be meaningless, and
 //! a lock inherited across fork is reported under the PID that took it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -59,14 +59,16 @@ impl Locker {
     /// The lock files below this home with their holders, and where holder information
     /// came from. A missing locks directory is an empty list.
     pub fn lock_files(&self) -> Result<(Vec<LockFileInfo>, HoldersSource)> {
-        let (table, source) = read_proc_locks();
         let dir = self.locks_dir_path();
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), source)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), read_proc_locks(&[]).1))
+            }
             Err(e) => return Err(Error::io("cannot list locks directory", dir, e)),
         };
         let mut files = Vec::new();
+        let mut keys = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("cannot list locks directory", dir, e))?;
             let file_name = entry.file_name().to_string_lossy().into_owned();
@@ -76,18 +78,17 @@ impl Locker {
             if !meta.file_type().is_file() || !name::is_lock_file_name(&file_name) {
                 continue;
             }
-            use std::os::unix::fs::MetadataExt;
-            let key = (
-                libc::major(meta.dev()) as u64,
-                libc::minor(meta.dev()) as u64,
-                meta.ino(),
-            );
+            keys.push(file_key(&meta));
             files.push(LockFileInfo {
                 file_name,
                 path: entry.path(),
                 created: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                holders: table.get(&key).cloned().unwrap_or_default(),
+                holders: Vec::new(),
             });
+        }
+        let (mut table, source) = read_proc_locks(&keys);
+        for (file, key) in files.iter_mut().zip(&keys) {
+            file.holders = table.remove(key).unwrap_or_default();
         }
         files.sort_by(|a, b| a.file_name.cmp(&b.file_name));
         Ok((files, source))
@@ -96,32 +97,78 @@ impl Locker {
     /// The holders of the lock `name` (see [`Locker::lock_files`] for the caveats).
     pub fn holders(&self, name: &str) -> Result<(Vec<Holder>, HoldersSource)> {
         let path = self.lock_file_path(name);
-        let (table, source) = read_proc_locks();
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), source)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), read_proc_locks(&[]).1))
+            }
             Err(e) => return Err(Error::io("cannot stat lock file", &path, e)),
         };
-        use std::os::unix::fs::MetadataExt;
-        let key = (
-            libc::major(meta.dev()) as u64,
-            libc::minor(meta.dev()) as u64,
-            meta.ino(),
-        );
-        Ok((table.get(&key).cloned().unwrap_or_default(), source))
+        let key = file_key(&meta);
+        let (mut table, source) = read_proc_locks(&[key]);
+        Ok((table.remove(&key).unwrap_or_default(), source))
     }
 }
 
-fn read_proc_locks() -> (HashMap<FileKey, Vec<Holder>>, HoldersSource) {
-    match std::fs::read_to_string("/proc/locks") {
-        Ok(text) => (parse_proc_locks(&text), HoldersSource::ProcLocks),
-        Err(e) => (
-            HashMap::new(),
-            HoldersSource::Unavailable {
-                reason: format!("cannot read /proc/locks: {e}"),
-            },
-        ),
+fn file_key(meta: &std::fs::Metadata) -> FileKey {
+    use std::os::unix::fs::MetadataExt;
+    (
+        libc::major(meta.dev()) as u64,
+        libc::minor(meta.dev()) as u64,
+        meta.ino(),
+    )
+}
+
+/// How many consecutive reads of `/proc/locks` must agree, and how many reads at most.
+const AGREEING_READS: usize = 3;
+const MAX_READS: usize = 30;
+
+/// The holders of the files `keys`, from `/proc/locks`.
+///
+/// `/proc/locks` is not a snapshot: the kernel produces it one page per read(2) and resumes
+/// by entry index, so when locks come and go between two of those reads (any busy machine),
+/// entries are skipped or repeated — a held lock shows as free, a holder twice. No single
+/// read can be trusted, so the file is read until [`AGREEING_READS`] consecutive reads agree
+/// on `keys`; after [`MAX_READS`] the most frequent answer is kept. This is best effort, as
+/// the `locks` documentation says: exact for a quiet table, rarely wrong for a churning one.
+fn read_proc_locks(keys: &[FileKey]) -> (HashMap<FileKey, Vec<Holder>>, HoldersSource) {
+    // A set: a locks directory may hold millions of files (werf issue 6127).
+    let wanted: HashSet<FileKey> = keys.iter().copied().collect();
+    let mut seen: Vec<(HashMap<FileKey, Vec<Holder>>, usize)> = Vec::new();
+    let mut streak = 0;
+    let mut last = None;
+    for _ in 0..MAX_READS {
+        let text = match std::fs::read_to_string("/proc/locks") {
+            Ok(text) => text,
+            Err(e) => {
+                let reason = format!("cannot read /proc/locks: {e}");
+                return (HashMap::new(), HoldersSource::Unavailable { reason });
+            }
+        };
+        let mut table = parse_proc_locks(&text);
+        table.retain(|key, _| wanted.contains(key));
+        for holders in table.values_mut() {
+            holders.sort_by_key(|h| (h.waiting, h.pid, h.mode == LockMode::Shared));
+        }
+        streak = if last.as_ref() == Some(&table) {
+            streak + 1
+        } else {
+            1
+        };
+        if streak == AGREEING_READS {
+            return (table, HoldersSource::ProcLocks);
+        }
+        match seen.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, count)) => *count += 1,
+            None => seen.push((table.clone(), 1)),
+        }
+        last = Some(table);
     }
+    let most_frequent = seen.into_iter().max_by_key(|(_, count)| *count);
+    (
+        most_frequent.map(|(t, _)| t).unwrap_or_default(),
+        HoldersSource::ProcLocks,
+    )
 }
 
 /// Parses `/proc/locks` (fs/locks.c `lock_get_status`), keeping FLOCK entries only:

@@ -67,7 +67,8 @@ impl<'a> LockOptions<'a> {
         }
     }
 
-    /// Give up with [`crate::Error::Timeout`] after `timeout` (zero: one try, no wait).
+    /// Give up with [`crate::Error::Timeout`] after `timeout` (zero: one try, no wait; a
+    /// timeout too long for the clock, such as `Duration::MAX`, never expires).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -196,14 +196,9 @@ fn open_error(err: std::io::Error, dir: BorrowedFd<'_>, file_name: &str, path: &
 /// the device and inode at the path are compared with ours too (one `lstat`), which also
 /// catches a locks directory that was removed, moved aside or replaced.
 pub(super) fn is_at_path(file: &File, path: &Path, check_path: bool) -> Result<bool> {
-    let locked =
-        sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))?;
+    let locked = super::stat_lock_file(file, path)?;
     if sys::kind_of(&locked) != sys::FileKind::Regular {
-        return Err(Error::WrongFileType {
-            path: path.into(),
-            role: "lock file",
-            found: sys::kind_of(&locked).describe(),
-        });
+        return Err(super::wrong_lock_file_type(file, path));
     }
     if locked.st_nlink == 0 {
         return Ok(false);

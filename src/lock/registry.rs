@@ -6,11 +6,10 @@
 //! "holding thread" is the thread that acquired the lock; a guard moved to another thread is
 //! still attributed to its acquirer (the registry cannot see moves).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::thread::{self, ThreadId};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, Thread, ThreadId};
 use std::time::SystemTime;
 
 use crate::LockMode;
@@ -32,38 +31,63 @@ pub struct HeldLock {
     pub since: SystemTime,
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-static HELD: Mutex<Option<HashMap<u64, HeldLock>>> = Mutex::new(None);
+/// One registered hold. Name and path are shared with the guard and the thread handle is
+/// kept as is: registering costs no string copies on the acquire path.
+struct Entry {
+    id: u64,
+    name: Arc<str>,
+    path: Arc<Path>,
+    mode: LockMode,
+    thread: Thread,
+    since: SystemTime,
+}
 
-fn with_held<R>(f: impl FnOnce(&mut HashMap<u64, HeldLock>) -> R) -> R {
-    let mut guard = HELD.lock().unwrap_or_else(PoisonError::into_inner);
-    f(guard.get_or_insert_with(HashMap::new))
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// A process holds few locks at a time, so a vector scanned linearly beats a hash map.
+static HELD: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+fn with_held<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> R {
+    f(&mut HELD.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Records an acquired lock; returns the id to pass to [`unregister`].
-pub(crate) fn register(name: &str, path: &Path, mode: LockMode) -> u64 {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let current = thread::current();
-    let entry = HeldLock {
-        name: name.to_owned(),
-        path: path.to_owned(),
+pub(crate) fn register(name: &Arc<str>, path: &Arc<Path>, mode: LockMode) -> u64 {
+    let entry = Entry {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        name: Arc::clone(name),
+        path: Arc::clone(path),
         mode,
-        thread: current.id(),
-        thread_name: current.name().map(str::to_owned),
+        thread: thread::current(),
         since: SystemTime::now(),
     };
-    with_held(|held| held.insert(id, entry));
+    let id = entry.id;
+    with_held(|held| held.push(entry));
     id
 }
 
 /// Forgets a released lock.
 pub(crate) fn unregister(id: u64) {
-    with_held(|held| held.remove(&id));
+    with_held(|held| {
+        if let Some(at) = held.iter().position(|e| e.id == id) {
+            held.swap_remove(at);
+        }
+    });
 }
 
 /// The locks this process holds through werf-sync, oldest first.
 pub fn held_locks() -> Vec<HeldLock> {
-    let mut all: Vec<HeldLock> = with_held(|held| held.values().cloned().collect());
+    let mut all: Vec<HeldLock> = with_held(|held| {
+        held.iter()
+            .map(|e| HeldLock {
+                name: e.name.to_string(),
+                path: e.path.to_path_buf(),
+                mode: e.mode,
+                thread: e.thread.id(),
+                thread_name: e.thread.name().map(str::to_owned),
+                since: e.since,
+            })
+            .collect()
+    });
     all.sort_by_key(|h| h.since);
     all
 }
@@ -77,9 +101,9 @@ pub(crate) fn conflicting_hold_by_current_thread(
 ) -> Option<LockMode> {
     let me = thread::current().id();
     with_held(|held| {
-        held.values()
-            .filter(|h| h.thread == me && h.path == path)
-            .map(|h| h.mode)
+        held.iter()
+            .filter(|e| e.thread.id() == me && *e.path == *path)
+            .map(|e| e.mode)
             .find(|&held_mode| held_mode.conflicts_with(requested))
     })
 }

@@ -9,7 +9,9 @@
 //!
 //! If the caller gives up first it marks the handoff abandoned; when the helper later gets
 //! the lock it closes the descriptor at once, releasing it. The helper thread and descriptor
-//! therefore live exactly until the lock is next free.
+//! therefore live exactly until the lock is next free. A consequence to know: for a few
+//! microseconds after that next release the abandoned helper holds the lock, so a
+//! non-blocking try in that window finds it held (a blocking waiter just waits a bit longer).
 
 use std::fs::File;
 use std::io;
@@ -84,7 +86,11 @@ fn spawn_helper(file: File, op: FlockOp, handoff: Arc<Handoff>) -> io::Result<()
                 drop(result);
             } else {
                 *state = State::Done(result);
-                handoff.ready.notify_all();
+                // Wake the caller only after unlocking, so that it does not wake up just to
+                // block again on the mutex this thread still holds (a second sleep and
+                // wake-up on the handoff path, milliseconds on a busy machine).
+                drop(state);
+                handoff.ready.notify_one();
             }
         })
         .map(drop)

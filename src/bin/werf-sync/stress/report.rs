@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::histogram::Histogram;
 use super::shared::Shared;
-use super::worker::{max_rss_kib, OpCounts, WorkerReport};
+use super::worker::{OpCounts, WorkerReport};
 use super::Outcome;
 
 #[derive(Serialize)]
@@ -94,7 +94,12 @@ impl Summary {
             cache_writes_per_second: ops.cache_put as f64 / seconds,
             cache_read: (&merged.cache_read).into(),
             cache_write: (&merged.cache_write).into(),
-            peak_worker_rss_kib: max_rss_kib(libc::RUSAGE_CHILDREN),
+            peak_worker_rss_kib: outcome
+                .reports
+                .iter()
+                .map(|r| r.max_rss_kib)
+                .max()
+                .unwrap_or(0),
             ops: merged.ops,
             invariants,
         }

@@ -98,7 +98,7 @@ pub fn run(home: WerfHome, args: WorkerArgs) -> werf_sync::Result<()> {
         args,
     };
     worker.run()?;
-    worker.report.max_rss_kib = max_rss_kib(libc::RUSAGE_SELF);
+    worker.report.max_rss_kib = peak_rss_kib();
     println!(
         "{}",
         serde_json::to_string(&worker.report).expect("a report always serializes")
@@ -310,11 +310,15 @@ fn spin() {
     }
 }
 
-/// Peak resident set size in KiB (`getrusage`).
-pub fn max_rss_kib(who: libc::c_int) -> u64 {
-    // SAFETY: an all-zero rusage is valid to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is writable.
-    unsafe { libc::getrusage(who, &mut usage) };
-    usage.ru_maxrss.max(0) as u64
+/// This process's peak resident set size in KiB: `VmHWM` from `/proc/self/status`. Not
+/// `getrusage`, whose `ru_maxrss` survives `execve` and so reports the peak of whatever ran
+/// before us in this process (e.g. 268 MB under `cargo run`).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }

@@ -1,0 +1,77 @@
+//! The lock manager holds werf's lock names (spec §3) on werf's files, by handle.
+
+mod common;
+
+use common::*;
+use werf_sync::{Error, LockManager, LockMode};
+
+const EX_NB: libc::c_int = libc::LOCK_EX | libc::LOCK_NB;
+
+#[test]
+fn manager_locks_werf_names_on_werf_files() {
+    let home = TempHome::new();
+    let m = LockManager::new(home.locker.clone());
+    let cases: Vec<(werf_sync::LockHandle, &str)> = vec![
+        (m.lock_stage("proj", "abc").unwrap(), "proj.abc"),
+        (m.lock_stage_cache("proj", "abc").unwrap(), "proj.abc.cache"),
+        (m.lock_image("img").unwrap(), "img.image"),
+        (
+            m.lock_stages_and_images("proj", false).unwrap(),
+            "proj.stages_and_images",
+        ),
+        (
+            m.lock_deploy_process("proj", "rel", "ctx").unwrap(),
+            "project/proj;release/rel;kube_context/ctx",
+        ),
+    ];
+    for (handle, name) in &cases {
+        assert_eq!(handle.lock_name, *name);
+        let raw = RawFlock::open(&home.werf_path(name));
+        assert_eq!(raw.flock(EX_NB), Err(libc::EWOULDBLOCK), "{name} is held");
+    }
+    assert_eq!(m.handles().len(), cases.len());
+    for (handle, name) in &cases {
+        // A handle survives a JSON round trip in lockgate's shape.
+        let json = serde_json::to_string(handle).unwrap();
+        assert!(json.contains("\"lockName\""), "{json}");
+        let back: werf_sync::LockHandle = serde_json::from_str(&json).unwrap();
+        m.unlock(&back).unwrap();
+        let raw = RawFlock::open(&home.werf_path(name));
+        assert_eq!(raw.flock(EX_NB), Ok(()), "{name} is released");
+    }
+    assert!(m.handles().is_empty());
+}
+
+#[test]
+fn unknown_or_repeated_unlock_is_an_error_naming_the_handle() {
+    let home = TempHome::new();
+    let m = LockManager::new(home.locker.clone());
+    let handle = m.lock_image("img").unwrap();
+    m.unlock(&handle).unwrap();
+    let err = m.unlock(&handle).unwrap_err();
+    assert!(matches!(err, Error::UnknownHandle { .. }), "{err}");
+    assert!(err.to_string().contains(&handle.uuid), "{err}");
+}
+
+#[test]
+fn manager_refuses_a_same_thread_deadlock_and_allows_shared_twice() {
+    let home = TempHome::new();
+    let m = LockManager::new(home.locker.clone());
+    let stage = m.lock_stage("proj", "abc").unwrap();
+    let err = m.lock_stage("proj", "abc").unwrap_err();
+    assert!(matches!(err, Error::WouldDeadlock { .. }), "{err}");
+    m.unlock(&stage).unwrap();
+    let a = m.lock_stages_and_images("proj", true).unwrap();
+    let b = m.lock_stages_and_images("proj", true).unwrap();
+    assert_ne!(a.uuid, b.uuid);
+    assert!(m
+        .try_lock("proj.stages_and_images", LockMode::Exclusive)
+        .unwrap()
+        .is_none());
+    m.unlock(&a).unwrap();
+    m.unlock(&b).unwrap();
+    assert!(m
+        .try_lock("proj.stages_and_images", LockMode::Exclusive)
+        .unwrap()
+        .is_some());
+}
