@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
-use werf_sync::{Error, LockMode, LockOptions, Locker, StageId, StagesStorageCache, WerfHome};
+use werf_sync::{LockMode, LockOptions, Locker, StageId, StagesStorageCache, WerfHome};
 
 use crate::child;
 use crate::support;
@@ -71,7 +71,7 @@ fn first_call_names_the_home(home: &WerfHome) {
         let err = locker
             .try_lock("fd.first", LockMode::Exclusive)
             .unwrap_err();
-        assert_emfile(&err, home.path());
+        support::assert_os_error(&err, libc::EMFILE, home.path());
     });
     assert!(locker
         .try_lock("fd.first", LockMode::Exclusive)
@@ -93,7 +93,7 @@ fn exhausted_acquire_names_the_lock_file(locker: &Locker) {
                     false
                 }
                 Err(err) => {
-                    assert_emfile(&err, &locker.lock_file_path(name));
+                    support::assert_os_error(&err, libc::EMFILE, &locker.lock_file_path(name));
                     true
                 }
             })
@@ -106,7 +106,7 @@ fn exhausted_acquire_names_the_lock_file(locker: &Locker) {
                 LockOptions::exclusive().timeout(Duration::from_secs(5)),
             )
             .unwrap_err();
-        assert_emfile(&err, &locker.lock_file_path(&failed));
+        support::assert_os_error(&err, libc::EMFILE, &locker.lock_file_path(&failed));
         let held = werf_sync::lock::held_locks();
         assert!(
             held.iter().all(|h| h.name != failed),
@@ -167,17 +167,4 @@ fn highest_open_fd() -> u64 {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
         .max()
         .unwrap()
-}
-
-fn assert_emfile(err: &Error, path: &Path) {
-    let text = err.to_string();
-    assert!(
-        matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EMFILE)),
-        "expected EMFILE, got: {text}"
-    );
-    assert!(
-        text.contains(&path.display().to_string()),
-        "the error does not name {}: {text}",
-        path.display()
-    );
 }

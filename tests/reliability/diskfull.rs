@@ -11,9 +11,10 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use werf_sync::{Error, LockMode, Locker, StageId, StagesStorageCache, WerfHome};
+use werf_sync::{LockMode, Locker, StageId, StagesStorageCache, WerfHome};
 
 use crate::child;
+use crate::support;
 
 /// Exit status of a child that could not set the scene up.
 const SKIPPED: i32 = 77;
@@ -56,7 +57,7 @@ pub fn child() -> i32 {
     let err = cache
         .store_stages_by_digest(PROJECT, DIGEST, &record(300))
         .unwrap_err();
-    assert_os_error(&err, libc::ENOSPC, &cache.root().join(PROJECT));
+    support::assert_os_error(&err, libc::ENOSPC, &cache.root().join(PROJECT));
     assert_eq!(
         cache.get_stages_by_digest(PROJECT, DIGEST).unwrap(),
         Some(old.clone())
@@ -69,7 +70,7 @@ pub fn child() -> i32 {
         .unwrap()
         .is_some());
     let err = locker.try_lock("new", LockMode::Exclusive).unwrap_err();
-    assert_os_error(&err, libc::ENOSPC, &locker.lock_file_path("new"));
+    support::assert_os_error(&err, libc::ENOSPC, &locker.lock_file_path("new"));
 
     std::fs::remove_file(filler).unwrap();
     std::fs::remove_dir_all(inodes).unwrap();
@@ -153,19 +154,6 @@ fn fill_inodes(dir: &Path) -> PathBuf {
         }
     }
     dir.to_owned()
-}
-
-fn assert_os_error(err: &Error, errno: i32, path: &Path) {
-    let text = err.to_string();
-    assert!(
-        matches!(err, Error::Io { source, .. } if source.raw_os_error() == Some(errno)),
-        "expected errno {errno}: {text}"
-    );
-    assert!(
-        text.contains(&path.display().to_string()),
-        "does not name {}: {text}",
-        path.display()
-    );
 }
 
 fn assert_no_temporary_files(dir: &Path) {

@@ -47,20 +47,7 @@ fn planted_symlinks_are_never_followed_for_writes_and_errors_name_them() {
         };
         case.prepare_parent();
         std::os::unix::fs::symlink(&target, &case.planted).unwrap();
-        let before = snapshot(&case.victim);
-        for (op, result) in case.run_workload() {
-            if let Err(text) = result {
-                assert!(
-                    text.contains(&case.planted.display().to_string()),
-                    "{plant}: {op} failed without naming the planted symlink: {text}"
-                );
-            }
-        }
-        assert_eq!(
-            snapshot(&case.victim),
-            before,
-            "{plant}: the symlink's target was modified"
-        );
+        case.assert_workload_spares_the_victim(plant, "symlink");
     }
 }
 
@@ -70,20 +57,7 @@ fn planted_hard_links_are_never_written() {
         let case = Case::new(plant);
         case.prepare_parent();
         std::fs::hard_link(case.victim.join("precious"), &case.planted).unwrap();
-        let before = snapshot(&case.victim);
-        for (op, result) in case.run_workload() {
-            if let Err(text) = result {
-                assert!(
-                    text.contains(&case.planted.display().to_string()),
-                    "{plant}: {op}: {text}"
-                );
-            }
-        }
-        assert_eq!(
-            snapshot(&case.victim),
-            before,
-            "{plant}: the hard link's target was modified"
-        );
+        case.assert_workload_spares_the_victim(plant, "hard link");
     }
 }
 
@@ -123,6 +97,23 @@ impl Case {
 
     fn prepare_parent(&self) {
         std::fs::create_dir_all(self.planted.parent().unwrap()).unwrap();
+    }
+
+    /// Runs the workload: every failure names the planted `kind`, and the victim's files
+    /// are exactly as they were.
+    fn assert_workload_spares_the_victim(&self, plant: &str, kind: &str) {
+        let before = snapshot(&self.victim);
+        let planted = self.planted.display().to_string();
+        for (op, result) in self.run_workload() {
+            if let Err(text) = result {
+                assert!(
+                    text.contains(&planted),
+                    "{plant}: {op} failed without naming the planted {kind}: {text}"
+                );
+            }
+        }
+        let after = snapshot(&self.victim);
+        assert_eq!(after, before, "{plant}: the {kind}'s target was modified");
     }
 
     /// Every operation that may create, write, lock or delete something below the home.

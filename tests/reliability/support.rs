@@ -92,3 +92,18 @@ pub fn report_violation(dir: &Path, what: &str) -> i32 {
     let _ = writeln!(file, "pid {}: {what}", std::process::id());
     3
 }
+
+/// `err` is an I/O error with `errno` whose message names `path`.
+pub fn assert_os_error(err: &werf_sync::Error, errno: i32, path: &Path) {
+    let text = err.to_string();
+    assert!(
+        matches!(err, werf_sync::Error::Io { source, .. } if source.raw_os_error() == Some(errno)),
+        "expected {}: {text}",
+        std::io::Error::from_raw_os_error(errno)
+    );
+    assert!(
+        text.contains(&path.display().to_string()),
+        "the error does not name {}: {text}",
+        path.display()
+    );
+}
