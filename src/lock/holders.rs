@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::LockMode;
 
 /// A process holding or waiting for a lock file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Eq, serde::Serialize)]
 pub struct Holder {
     /// The process ID, as the kernel reports it.
     pub pid: i32,
@@ -119,25 +119,24 @@ fn file_key(meta: &std::fs::Metadata) -> FileKey {
     )
 }
 
-/// How many consecutive reads of `/proc/locks` must agree, and how many reads at most.
-const AGREEING_READS: usize = 3;
-const MAX_READS: usize = 30;
+/// How many times `/proc/locks` is read; see [`read_proc_locks`].
+const READS: usize = 3;
 
-/// The holders of the files `keys`, from `/proc/locks`.
+/// The holders of the files `keys`, from `/proc/locks`: one entry per (pid, mode, waiting).
 ///
 /// `/proc/locks` is not a snapshot: the kernel produces it one page per read(2) and resumes
 /// by entry index, so when locks come and go between two of those reads (any busy machine),
-/// entries are skipped or repeated — a held lock shows as free, a holder twice. No single
-/// read can be trusted, so the file is read until [`AGREEING_READS`] consecutive reads agree
-/// on `keys`; after [`MAX_READS`] the most frequent answer is kept. This is best effort, as
-/// the `locks` documentation says: exact for a quiet table, rarely wrong for a churning one.
+/// entries are skipped or repeated — a held lock shows as free, a holder twice; under steady
+/// churn the same entry is repeated by most reads. So the file is read [`READS`] times, a
+/// holder is listed if any read saw it (a skip in every read is very unlikely), and each
+/// (pid, mode, waiting) once — the question answered is "which processes hold it, how", so
+/// a process holding a file shared through two descriptors is one entry. A holder that let
+/// go during the reads may still be listed. Best effort, as the `locks` documentation says.
 fn read_proc_locks(keys: &[FileKey]) -> (HashMap<FileKey, Vec<Holder>>, HoldersSource) {
     // A set: a locks directory may hold millions of files (werf issue 6127).
     let wanted: HashSet<FileKey> = keys.iter().copied().collect();
-    let mut seen: Vec<(HashMap<FileKey, Vec<Holder>>, usize)> = Vec::new();
-    let mut streak = 0;
-    let mut last = None;
-    for _ in 0..MAX_READS {
+    let mut merged: HashMap<FileKey, Vec<Holder>> = HashMap::new();
+    for _ in 0..READS {
         let text = match std::fs::read_to_string("/proc/locks") {
             Ok(text) => text,
             Err(e) => {
@@ -145,30 +144,17 @@ fn read_proc_locks(keys: &[FileKey]) -> (HashMap<FileKey, Vec<Holder>>, HoldersS
                 return (HashMap::new(), HoldersSource::Unavailable { reason });
             }
         };
-        let mut table = parse_proc_locks(&text);
-        table.retain(|key, _| wanted.contains(key));
-        for holders in table.values_mut() {
-            holders.sort_by_key(|h| (h.waiting, h.pid, h.mode == LockMode::Shared));
+        for (key, holders) in parse_proc_locks(&text) {
+            if wanted.contains(&key) {
+                merged.entry(key).or_default().extend(holders);
+            }
         }
-        streak = if last.as_ref() == Some(&table) {
-            streak + 1
-        } else {
-            1
-        };
-        if streak == AGREEING_READS {
-            return (table, HoldersSource::ProcLocks);
-        }
-        match seen.iter_mut().find(|(t, _)| *t == table) {
-            Some((_, count)) => *count += 1,
-            None => seen.push((table.clone(), 1)),
-        }
-        last = Some(table);
     }
-    let most_frequent = seen.into_iter().max_by_key(|(_, count)| *count);
-    (
-        most_frequent.map(|(t, _)| t).unwrap_or_default(),
-        HoldersSource::ProcLocks,
-    )
+    for holders in merged.values_mut() {
+        holders.sort_by_key(|h| (h.waiting, h.pid, h.mode == LockMode::Shared));
+        holders.dedup();
+    }
+    (merged, HoldersSource::ProcLocks)
 }
 
 /// Parses `/proc/locks` (fs/locks.c `lock_get_status`), keeping FLOCK entries only:
