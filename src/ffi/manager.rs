@@ -48,16 +48,17 @@ pub unsafe extern "C" fn werf_sync_lock_stage(
     out_handle: *mut *mut WerfSyncLockHandle,
     out_error: *mut *mut WerfSyncError,
 ) -> WerfSyncStatus {
-    catch(out_error, || {
-        // SAFETY: the caller's contract for every pointer argument.
-        let sync = unsafe { handle_arg(sync, "sync") }?;
-        let project = unsafe { str_arg(project, project_len, "project") }?;
-        let digest = unsafe { str_arg(digest, digest_len, "digest") }?;
-        let options = unsafe { lock_options(EXCLUSIVE, timeout_ms, cancel) }?;
-        let out = out_arg(out_handle, "out_handle")?;
-        let name = names::stage(project, digest);
-        acquire(sync, &name, options, out)
-    })
+    // SAFETY: the caller's contract, passed on unchanged.
+    unsafe {
+        lock_project_digest(
+            names::stage,
+            (sync, project, project_len, digest, digest_len),
+            timeout_ms,
+            cancel,
+            out_handle,
+            out_error,
+        )
+    }
 }
 
 /// werf's `LockStageCache(project, digest)` (werf ≤ v1.2.76): exclusive lock
@@ -75,6 +76,38 @@ pub unsafe extern "C" fn werf_sync_lock_stage_cache(
     out_handle: *mut *mut WerfSyncLockHandle,
     out_error: *mut *mut WerfSyncError,
 ) -> WerfSyncStatus {
+    // SAFETY: the caller's contract, passed on unchanged.
+    unsafe {
+        lock_project_digest(
+            names::stage_cache,
+            (sync, project, project_len, digest, digest_len),
+            timeout_ms,
+            cancel,
+            out_handle,
+            out_error,
+        )
+    }
+}
+
+/// The body shared by the two `(project, digest)` lock operations; `lock_name` builds werf's
+/// lock name from them.
+///
+/// # Safety
+/// The pointer arguments follow `werf_sync_lock_stage`'s contract.
+unsafe fn lock_project_digest(
+    lock_name: fn(&str, &str) -> String,
+    (sync, project, project_len, digest, digest_len): (
+        *const WerfSync,
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+    ),
+    timeout_ms: i64,
+    cancel: *const WerfSyncCancelToken,
+    out_handle: *mut *mut WerfSyncLockHandle,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
     catch(out_error, || {
         // SAFETY: the caller's contract for every pointer argument.
         let sync = unsafe { handle_arg(sync, "sync") }?;
@@ -82,8 +115,7 @@ pub unsafe extern "C" fn werf_sync_lock_stage_cache(
         let digest = unsafe { str_arg(digest, digest_len, "digest") }?;
         let options = unsafe { lock_options(EXCLUSIVE, timeout_ms, cancel) }?;
         let out = out_arg(out_handle, "out_handle")?;
-        let name = names::stage_cache(project, digest);
-        acquire(sync, &name, options, out)
+        acquire(sync, &lock_name(project, digest), options, out)
     })
 }
 
