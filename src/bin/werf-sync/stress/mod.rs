@@ -105,17 +105,27 @@ pub fn run(home: Option<&Path>, args: StressArgs) -> werf_sync::Result<ExitCode>
         hot: args.hot as usize,
         cold: args.cold as usize,
         mix: args.mix,
-        seed: 0,
+        seed: 0, // set per worker below
         duration_ms: duration.map(|d| d.as_millis() as u64),
         iterations: args.iterations,
         break_locks: args.break_locks,
     };
     let started = Instant::now();
-    let children = (0..processes)
-        .map(|i| spawn_worker(home.path(), &worker_args, i as u64))
+    let children = (0..processes as u64)
+        .map(|i| {
+            // Distinct per worker and per run, so workers do not draw the same sequence.
+            let seed = (i + 1).wrapping_mul(u64::from(std::process::id()));
+            spawn_worker(
+                home.path(),
+                &WorkerArgs {
+                    seed,
+                    ..worker_args.clone()
+                },
+            )
+        })
         .collect::<werf_sync::Result<Vec<_>>>()?;
     // With --iterations there is no duration to go by: allow half an hour before calling it a hang.
-    let hang_limit = Some(duration.unwrap_or(Duration::from_secs(1800)) + HANG_GRACE);
+    let hang_limit = duration.unwrap_or(Duration::from_secs(1800)) + HANG_GRACE;
     let outcome = progress::watch(children, &shared, duration, hang_limit, !args.json);
     let elapsed = started.elapsed();
 
@@ -145,7 +155,7 @@ fn default_processes() -> u32 {
     (2 * cores) as u32
 }
 
-fn spawn_worker(home: &Path, args: &WorkerArgs, index: u64) -> werf_sync::Result<Child> {
+fn spawn_worker(home: &Path, args: &WorkerArgs) -> werf_sync::Result<Child> {
     let exe = std::env::current_exe().map_err(|e| {
         Error::io(
             "cannot find the werf-sync executable",
@@ -167,12 +177,7 @@ fn spawn_worker(home: &Path, args: &WorkerArgs, index: u64) -> werf_sync::Result
             &args.cold.to_string(),
         ])
         .args(["--mix", &args.mix.to_string()])
-        .args([
-            "--seed",
-            &(index + 1)
-                .wrapping_mul(std::process::id() as u64)
-                .to_string(),
-        ]);
+        .args(["--seed", &args.seed.to_string()]);
     if let Some(ms) = args.duration_ms {
         command.args(["--duration-ms", &ms.to_string()]);
     }

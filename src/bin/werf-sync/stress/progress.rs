@@ -1,7 +1,7 @@
 //! Waits for the workers while showing progress: a live line on a terminal, a plain line
 //! every second otherwise. Kills workers that outlive the hang limit.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::process::Child;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ pub fn watch(
     mut children: Vec<Child>,
     shared: &Shared,
     duration: Option<Duration>,
-    hang_limit: Option<Duration>,
+    hang_limit: Duration,
     show: bool,
 ) -> Outcome {
     let readers: Vec<JoinHandle<String>> = children
@@ -41,12 +41,13 @@ pub fn watch(
             if statuses[i].is_none() {
                 statuses[i] = child.try_wait().ok().flatten();
             }
-            if statuses[i].is_none() && hang_limit.is_some_and(|l| started.elapsed() > l) {
+            if statuses[i].is_none() && started.elapsed() > hang_limit {
                 hung[i] = true;
                 let _ = child.kill();
             }
         }
         if terminal {
+            // Redrawn in place; stderr is unbuffered, so no flush is needed.
             eprint!("\r{}", line(started.elapsed(), duration, shared));
         } else if show && last_line.elapsed() >= Duration::from_secs(1) {
             eprintln!("{}", line(started.elapsed(), duration, shared));
@@ -77,7 +78,6 @@ fn line(elapsed: Duration, duration: Option<Duration>, shared: &Shared) -> Strin
         None => format!("{:>6.1}s ", elapsed.as_secs_f64()),
     };
     let violations = shared.violations();
-    let _ = std::io::stderr().flush();
     format!("stress {bar}{ops:>10} ops {rate:>9.0} ops/s  violations {violations}")
 }
 
