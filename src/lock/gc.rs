@@ -35,7 +35,7 @@ impl Locker {
         // Open the directory afresh: the cached descriptor may name a directory that `werf
         // host purge` removed, or that was moved aside, since; then every name listed by path
         // below would look "gone" through it (or be looked up in the wrong directory).
-        let dir = self.locks_dir(true)?;
+        let dir = self.open_locks_dir()?;
         let dir_path = self.locks_dir_path();
         let entries = match std::fs::read_dir(dir_path) {
             Ok(entries) => entries,

@@ -3,8 +3,9 @@
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::OnceLock;
 
+use super::path::LockFilePath;
 use super::registry;
 use crate::error::{Error, Result};
 use crate::sys::{self, FlockOp};
@@ -14,37 +15,44 @@ use crate::LockMode;
 /// failure there is logged, never a panic. [`LockGuard::release`] returns it instead.
 ///
 /// A guard is `Send`: it may be released on another thread than the one that acquired it.
-#[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard {
     file: Option<File>,
-    name: Arc<str>,
-    path: Arc<Path>,
     mode: LockMode,
     registry_id: u64,
+    /// The name and path are kept by the registry, which records every held lock; a guard
+    /// copies them on the first call of [`LockGuard::name`] or [`LockGuard::path`] (most
+    /// guards never need them). The uncontended acquire copies nothing twice and the guard
+    /// stays small to return.
+    described: OnceLock<Box<(String, PathBuf)>>,
 }
 
 impl LockGuard {
-    pub(crate) fn new(file: File, name: &str, path: PathBuf, mode: LockMode) -> Self {
-        let (name, path) = (Arc::from(name), Arc::from(path));
-        let registry_id = registry::register(&name, &path, mode);
+    pub(crate) fn new(file: File, name: &str, path: LockFilePath<'_>, mode: LockMode) -> Self {
+        let registry_id = registry::register(name, path, mode);
         LockGuard {
             file: Some(file),
-            name,
-            path,
             mode,
             registry_id,
+            described: OnceLock::new(),
         }
     }
 
     /// The lock name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.described().0
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.described().1
+    }
+
+    fn described(&self) -> &(String, PathBuf) {
+        self.described.get_or_init(|| {
+            let described = registry::name_and_path_of(self.registry_id);
+            Box::new(described.expect("a guard stays registered until released"))
+        })
     }
 
     /// Exclusive or shared.
@@ -62,17 +70,33 @@ impl LockGuard {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
+        // Unregistered first: the registry work is done before, not after, the system calls
+        // (the release is as much on the hot path as the acquire).
         registry::unregister(self.registry_id);
-        let unlocked = sys::flock(file.as_fd(), FlockOp::Unlock, false);
+        let unlocked = sys::flock(file.as_fd(), FlockOp::Unlock, false).map_err(|e| {
+            let described = self.described.get().map(|d| d.1.clone());
+            let path = described.or_else(|| sys::fd_path(file.as_fd()));
+            Error::io("cannot unlock lock file", path.unwrap_or_default(), e)
+        });
         drop(file);
-        unlocked.map_err(|e| Error::io("cannot unlock lock file", &*self.path, e))
+        unlocked
+    }
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("name", &self.name())
+            .field("path", &self.path())
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
         if let Err(err) = self.unlock() {
-            log::warn!("werf-sync: releasing lock \"{}\": {err}", self.name);
+            log::warn!("werf-sync: releasing a lock: {err}");
         }
     }
 }

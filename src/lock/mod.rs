@@ -12,6 +12,7 @@
 //! by its path, never through a directory that may have been moved aside since (see the
 //! `open` module and RELIABILITY.md).
 
+mod cached_dir;
 mod cancel;
 mod gc;
 mod guard;
@@ -19,13 +20,14 @@ mod holders;
 mod mode;
 pub mod name;
 mod open;
+mod path;
 mod registry;
 mod wait;
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use cancel::CancelToken;
@@ -38,6 +40,8 @@ pub use registry::{held_locks, HeldLock};
 use crate::error::{Error, Result};
 use crate::home::WerfHome;
 use crate::sys::{self, FlockOp};
+use cached_dir::CachedDir;
+use path::LockFilePath;
 use wait::WaitOutcome;
 
 /// How many times an acquire starts over when a collector unlinked its file meanwhile.
@@ -56,11 +60,12 @@ pub struct Locker {
 #[derive(Debug)]
 struct Inner {
     home: WerfHome,
-    locks_dir: PathBuf,
+    /// Shared with every guard and registry entry, which join it to a file name on demand.
+    locks_dir: Arc<Path>,
     /// The open home, below which an acquire resolves `service/locks/<file>` ([`open`]).
-    home_fd: RwLock<Option<Arc<OwnedFd>>>,
-    /// The open locks directory, for systems without `openat2`, the collector, and errors.
-    locks_dir_fd: RwLock<Option<Arc<OwnedFd>>>,
+    home_fd: CachedDir,
+    /// The open locks directory, for systems without `openat2` and for errors.
+    locks_dir_fd: CachedDir,
 }
 
 /// How long an acquire may wait.
@@ -74,16 +79,39 @@ enum Patience<'t> {
     },
 }
 
+impl Patience<'_> {
+    /// Cancelled before the acquire began: it then fails even if the lock is free.
+    fn is_cancelled(self) -> bool {
+        match self {
+            Patience::Bounded {
+                cancel: Some(token),
+                ..
+            } => token.is_cancelled(),
+            _ => false,
+        }
+    }
+}
+
+/// What [`Locker::first_attempt`] found.
+enum FirstAttempt {
+    /// Locked, linked, a regular file: done.
+    Locked(File),
+    /// Held elsewhere; the open file, to wait on.
+    Held(File),
+    /// Anything else, for the general path to sort out from the start.
+    Unsettled,
+}
+
 impl Locker {
     /// A locker for the lock files of `home`. Nothing is touched until the first acquire.
     pub fn new(home: WerfHome) -> Self {
-        let locks_dir = home.locks_dir();
+        let locks_dir = Arc::from(home.locks_dir());
         Locker {
             inner: Arc::new(Inner {
                 home,
                 locks_dir,
-                home_fd: RwLock::new(None),
-                locks_dir_fd: RwLock::new(None),
+                home_fd: CachedDir::default(),
+                locks_dir_fd: CachedDir::default(),
             }),
         }
     }
@@ -95,7 +123,11 @@ impl Locker {
 
     /// The lock file of `name`.
     pub fn lock_file_path(&self, name: &str) -> PathBuf {
-        self.inner.locks_dir.join(name::lock_file_name(name))
+        self.lock_file(name).to_path_buf()
+    }
+
+    fn lock_file(&self, name: &str) -> LockFilePath<'_> {
+        LockFilePath::new(&self.inner.locks_dir, name::LockFileName::of(name))
     }
 
     /// One non-blocking attempt: `Ok(Some(guard))` when acquired, `Ok(None)` when held
@@ -107,7 +139,8 @@ impl Locker {
     /// Waits as long as it takes. Fails with [`Error::WouldDeadlock`] instead of hanging
     /// when the calling thread itself holds the lock in a conflicting mode.
     pub fn lock(&self, name: &str, mode: LockMode) -> Result<LockGuard> {
-        self.lock_with(name, LockOptions::with_mode(mode))
+        let guard = self.acquire(name, mode, Patience::Forever, None)?;
+        Ok(guard.expect("only Patience::Try returns without the lock"))
     }
 
     /// Acquires with `options`: a timeout ([`Error::Timeout`]), a cancel token
@@ -133,25 +166,70 @@ impl Locker {
         name: &str,
         mode: LockMode,
         patience: Patience<'_>,
-        mut on_wait: Option<OnWait<'_>>,
+        on_wait: Option<OnWait<'_>>,
     ) -> Result<Option<LockGuard>> {
-        // Read the clock only when the lock turns out to be contended: the uncontended
-        // acquire is the hot path (benches/locks.rs).
-        let mut started = None;
-        let file_name = name::lock_file_name(name);
-        let path = self.inner.locks_dir.join(&file_name);
-        if let Patience::Bounded {
-            cancel: Some(token),
-            ..
-        } = patience
-        {
-            if token.is_cancelled() {
-                return Err(Error::Cancelled { name: name.into() });
+        let path = self.lock_file(name);
+        if patience.is_cancelled() {
+            return Err(Error::Cancelled { name: name.into() });
+        }
+        match self.first_attempt(&path, mode) {
+            FirstAttempt::Locked(file) => Ok(Some(LockGuard::new(file, name, path, mode))),
+            FirstAttempt::Held(file) => {
+                let opened = (file, open::Found::Resolved);
+                self.acquire_generally(name, path, mode, patience, on_wait, Some(opened))
+            }
+            FirstAttempt::Unsettled => {
+                self.acquire_generally(name, path, mode, patience, on_wait, None)
             }
         }
+    }
+
+    /// The uncontended acquire, which is most acquires, kept to its system calls: `openat2`
+    /// below the cached home, one `LOCK_NB` flock, and the `fstat` of the collector protocol
+    /// (benches/locks.rs measures it against the floor). Anything unusual — contention, a
+    /// directory to create or refresh, an error to diagnose — is left to
+    /// [`Locker::acquire_generally`].
+    #[inline]
+    fn first_attempt(&self, path: &LockFilePath<'_>, mode: LockMode) -> FirstAttempt {
+        let Some(file) = self.open_from_cached_home(path) else {
+            return FirstAttempt::Unsettled;
+        };
+        match sys::flock(file.as_fd(), flock_op(mode), true) {
+            Ok(()) => {}
+            Err(e) if sys::is_contended(&e) => return FirstAttempt::Held(file),
+            Err(_) => return FirstAttempt::Unsettled,
+        }
+        match sys::fstat(file.as_fd()) {
+            Ok(st) if st.st_nlink > 0 && sys::kind_of(&st) == sys::FileKind::Regular => {
+                FirstAttempt::Locked(file)
+            }
+            // Unlinked by a collector, or not a lock file: dropping `file` releases the lock.
+            _ => FirstAttempt::Unsettled,
+        }
+    }
+
+    /// Every case: opens (creating and refreshing directories), waits as `patience` allows,
+    /// checks the locked file is still the one at its path, and reports errors precisely.
+    /// `opened` is a file the first attempt found held.
+    #[cold]
+    #[inline(never)]
+    fn acquire_generally(
+        &self,
+        name: &str,
+        path: LockFilePath<'_>,
+        mode: LockMode,
+        patience: Patience<'_>,
+        mut on_wait: Option<OnWait<'_>>,
+        mut opened: Option<(File, open::Found)>,
+    ) -> Result<Option<LockGuard>> {
+        // Read the clock only when the lock turns out to be contended.
+        let mut started = None;
         let mut refresh = false;
         for _ in 0..MAX_VANISHED_RETRIES {
-            let (file, found) = self.open_lock_file(&file_name, &path, refresh)?;
+            let (file, found) = match opened.take() {
+                Some(opened) => opened,
+                None => self.open_lock_file(&path, refresh)?,
+            };
             let mut waited = false;
             let file = match try_flock(file, mode, &path)? {
                 Ok(file) => file,
@@ -188,19 +266,19 @@ impl Locker {
         }
         Err(Error::LockFileVanished {
             name: name.into(),
-            path,
+            path: path.to_path_buf(),
             attempts: MAX_VANISHED_RETRIES,
         })
     }
 
     /// The path of the locks directory.
-    pub fn locks_dir_path(&self) -> &std::path::Path {
+    pub fn locks_dir_path(&self) -> &Path {
         &self.inner.locks_dir
     }
 }
 
 /// One `LOCK_NB` attempt: `Ok(Ok(file))` acquired, `Ok(Err(file))` held elsewhere.
-fn try_flock(file: File, mode: LockMode, path: &std::path::Path) -> Result<Result<File, File>> {
+fn try_flock(file: File, mode: LockMode, path: &LockFilePath<'_>) -> Result<Result<File, File>> {
     match sys::flock(file.as_fd(), flock_op(mode), true) {
         Ok(()) => Ok(Ok(file)),
         Err(e) if sys::is_contended(&e) => Ok(Err(file)),
@@ -215,34 +293,34 @@ fn flock_op(mode: LockMode) -> FlockOp {
     }
 }
 
-fn flock_error(err: std::io::Error, path: &std::path::Path) -> Error {
+fn flock_error(err: std::io::Error, path: &LockFilePath<'_>) -> Error {
     if sys::is_unsupported(&err) {
         Error::LockingUnsupported {
-            path: path.into(),
+            path: path.to_path_buf(),
             source: err,
         }
     } else {
-        Error::io("cannot lock", path, err)
+        Error::io("cannot lock", path.to_path_buf(), err)
     }
 }
 
-fn stat_lock_file(file: &File, path: &std::path::Path) -> Result<libc::stat> {
-    sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path, e))
+fn stat_lock_file(file: &File, path: &LockFilePath<'_>) -> Result<libc::stat> {
+    sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path.to_path_buf(), e))
 }
 
-fn is_regular(file: &File, path: &std::path::Path) -> Result<bool> {
+fn is_regular(file: &File, path: &LockFilePath<'_>) -> Result<bool> {
     Ok(sys::kind_of(&stat_lock_file(file, path)?) == sys::FileKind::Regular)
 }
 
 /// The error for an opened lock file that is not a regular file (a FIFO or device planted
 /// in its place; directories and symlinks already fail to open).
-fn wrong_lock_file_type(file: &File, path: &std::path::Path) -> Error {
+fn wrong_lock_file_type(file: &File, path: &LockFilePath<'_>) -> Error {
     let found = match sys::fstat(file.as_fd()) {
         Ok(st) => sys::kind_of(&st).describe(),
         Err(_) => "not a regular file",
     };
     Error::WrongFileType {
-        path: path.into(),
+        path: path.to_path_buf(),
         role: "lock file",
         found,
     }
@@ -252,7 +330,7 @@ fn wrong_lock_file_type(file: &File, path: &std::path::Path) -> Error {
 struct WaitRequest<'n> {
     name: &'n str,
     mode: LockMode,
-    path: &'n std::path::Path,
+    path: &'n LockFilePath<'n>,
     started: Instant,
 }
 

@@ -42,7 +42,51 @@ fn fmix32(mut h: u32) -> u32 {
 
 /// The file name werf uses for the lock `name` inside the locks directory.
 pub fn lock_file_name(name: &str) -> String {
-    format!("{:x}", murmur3_x86_32(name.as_bytes(), 0))
+    LockFileName::of(name).as_str().to_owned()
+}
+
+/// A lock file name held inline: [`lock_file_name`] without the allocation, for the acquire
+/// path, where formatting a `String` per acquire was measurable (benches/locks.rs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LockFileName {
+    /// Lower-case hex digits, most significant first, in `digits[..len]`.
+    digits: [u8; 8],
+    len: u8,
+}
+
+impl LockFileName {
+    pub(crate) fn of(name: &str) -> Self {
+        Self::from_hash(murmur3_x86_32(name.as_bytes(), 0))
+    }
+
+    /// `{:x}` of `hash`: unpadded, so `0` is the single digit `0`.
+    fn from_hash(hash: u32) -> Self {
+        let significant = (8 - hash.leading_zeros() / 4).max(1) as usize;
+        let mut digits = [0u8; 8];
+        for (i, digit) in digits[..significant].iter_mut().enumerate() {
+            let nibble = (hash >> (4 * (significant - 1 - i))) & 0xf;
+            *digit = b"0123456789abcdef"[nibble as usize];
+        }
+        LockFileName {
+            digits,
+            len: significant as u8,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
+    }
+
+    /// The digits, for building paths without the UTF-8 check of [`LockFileName::as_str`].
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.digits[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for LockFileName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// Whether `file_name` could have been produced by [`lock_file_name`]: 1 to 8 lower-case hex
@@ -102,6 +146,12 @@ mod tests {
         fn matches_independent_implementation(data in proptest::collection::vec(any::<u8>(), 0..200), seed in any::<u32>()) {
             let theirs = murmur3::murmur3_32(&mut std::io::Cursor::new(&data), seed).unwrap();
             prop_assert_eq!(murmur3_x86_32(&data, seed), theirs);
+        }
+
+        #[test]
+        fn inline_name_is_lower_hex_of_the_hash(hash in prop_oneof![any::<u32>(), 0u32..=0x1_0000]) {
+            let inline = LockFileName::from_hash(hash);
+            prop_assert_eq!(inline.as_str(), format!("{hash:x}"));
         }
 
         #[test]

@@ -18,11 +18,11 @@
 
 use std::ffi::CStr;
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::OnceLock;
 
+use super::path::LockFilePath;
 use super::Locker;
 use crate::error::{Error, Result};
 use crate::home::LOCKS_SUBDIR;
@@ -52,42 +52,47 @@ pub(super) enum Found {
 }
 
 impl Locker {
-    /// Opens the lock file `file_name` (at `path`), creating it and its directories if
-    /// missing. With `refresh`, cached directories are opened afresh first.
+    /// Opens the lock file at `path`, creating it and its directories if missing. With
+    /// `refresh`, cached directories are opened afresh first.
     pub(super) fn open_lock_file(
         &self,
-        file_name: &str,
-        path: &Path,
+        path: &LockFilePath<'_>,
         refresh: bool,
     ) -> Result<(File, Found)> {
         if !openat2_disabled() {
-            if let Some(file) = self.open_beneath_home(file_name, path, refresh)? {
+            if let Some(file) = self.open_beneath_home(path, refresh)? {
                 return Ok((file, Found::Resolved));
             }
         }
-        let file = self.open_in_cached_dir(file_name, path, refresh)?;
+        let file = self.open_in_cached_dir(path, refresh)?;
         Ok((file, Found::InCachedDir))
+    }
+
+    /// The first attempt's open ([`Locker::first_attempt`]): `openat2` below the home as
+    /// cached, and nothing else — no directory created or refreshed, no fallback, no
+    /// diagnosis. `None` leaves all of that to [`Locker::open_lock_file`].
+    pub(super) fn open_from_cached_home(&self, path: &LockFilePath<'_>) -> Option<File> {
+        if openat2_disabled() {
+            return None;
+        }
+        let mut buffer = [0u8; RELATIVE_MAX];
+        let relative = relative_path(path.file_name_bytes(), &mut buffer)?;
+        sys::open_lock_file_beneath(self.inner.home_fd.get()?, relative).ok()
     }
 
     /// The fast path; `Ok(None)` sends the caller to the fallback: `openat2` is unavailable,
     /// or it met something the fallback names precisely (a symlink or a non-directory on the
     /// way, a directory in place of the file).
-    fn open_beneath_home(
-        &self,
-        file_name: &str,
-        path: &Path,
-        refresh: bool,
-    ) -> Result<Option<File>> {
+    fn open_beneath_home(&self, path: &LockFilePath<'_>, refresh: bool) -> Result<Option<File>> {
         let mut buffer = [0u8; RELATIVE_MAX];
-        let Some(relative) = relative_path(file_name, &mut buffer) else {
+        let Some(relative) = relative_path(path.file_name_bytes(), &mut buffer) else {
             return Ok(None);
         };
-        let home = self.cached_dir(&self.inner.home_fd, refresh, || {
-            self.inner
-                .home
-                .open_managed_dir(&[], LOCKS_DIR_MODE, "werf home")
+        let home = &self.inner.home;
+        let home_fd = self.inner.home_fd.get_or_open(refresh, home.path(), || {
+            home.open_managed_dir(&[], LOCKS_DIR_MODE, "werf home")
         })?;
-        let err = match sys::open_lock_file_beneath(home.as_fd(), relative) {
+        let err = match sys::open_lock_file_beneath(home_fd, relative) {
             Ok(file) => return Ok(Some(file)),
             Err(err) => err,
         };
@@ -99,7 +104,7 @@ impl Locker {
             // `werf host purge` removed the directories, or the home: create them, then
             // look again from a freshly opened home.
             self.locks_dir(true)?;
-            return self.open_beneath_home(file_name, path, true);
+            return self.open_beneath_home(path, true);
         }
         let diagnosable = [
             libc::ENOENT,
@@ -111,46 +116,35 @@ impl Locker {
         if err.raw_os_error().is_some_and(|e| diagnosable.contains(&e)) {
             return Ok(None);
         }
-        Err(Error::io("cannot open lock file", path, err))
+        Err(Error::io("cannot open lock file", path.to_path_buf(), err))
     }
 
     /// The fallback: `openat` in the cached locks directory, re-created if it was removed.
-    fn open_in_cached_dir(&self, file_name: &str, path: &Path, refresh: bool) -> Result<File> {
+    fn open_in_cached_dir(&self, path: &LockFilePath<'_>, refresh: bool) -> Result<File> {
         let dir = self.locks_dir(refresh)?;
-        match sys::open_lock_file_at(dir.as_fd(), file_name) {
+        match sys::open_lock_file_at(dir, path.file_name()) {
             // The directory was removed under us (`werf host purge`): open it afresh.
             Err(e) if sys::is_not_found(&e) => {
                 let dir = self.locks_dir(true)?;
-                sys::open_lock_file_at(dir.as_fd(), file_name)
-                    .map_err(|e| open_error(e, dir.as_fd(), file_name, path))
+                sys::open_lock_file_at(dir, path.file_name()).map_err(|e| open_error(e, dir, path))
             }
-            other => other.map_err(|e| open_error(e, dir.as_fd(), file_name, path)),
+            other => other.map_err(|e| open_error(e, dir, path)),
         }
     }
 
-    /// The open locks directory; with `reopen`, opened afresh (creating it if missing).
-    pub(crate) fn locks_dir(&self, reopen: bool) -> Result<Arc<OwnedFd>> {
-        self.cached_dir(&self.inner.locks_dir_fd, reopen, || {
-            self.inner
-                .home
-                .open_managed_dir(&LOCKS_SUBDIR, LOCKS_DIR_MODE, "locks directory")
-        })
+    /// The cached locks directory; with `reopen`, opened afresh (creating it if missing).
+    fn locks_dir(&self, reopen: bool) -> Result<BorrowedFd<'_>> {
+        let locks_dir = self.locks_dir_path();
+        self.inner
+            .locks_dir_fd
+            .get_or_open(reopen, locks_dir, || self.open_locks_dir())
     }
 
-    fn cached_dir(
-        &self,
-        slot: &RwLock<Option<Arc<OwnedFd>>>,
-        reopen: bool,
-        open: impl FnOnce() -> Result<OwnedFd>,
-    ) -> Result<Arc<OwnedFd>> {
-        if !reopen {
-            if let Some(dir) = slot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
-                return Ok(Arc::clone(dir));
-            }
-        }
-        let fresh = Arc::new(open()?);
-        *slot.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
-        Ok(fresh)
+    /// The locks directory opened afresh (creating it if missing), not cached.
+    pub(super) fn open_locks_dir(&self) -> Result<OwnedFd> {
+        self.inner
+            .home
+            .open_managed_dir(&LOCKS_SUBDIR, LOCKS_DIR_MODE, "locks directory")
     }
 }
 
@@ -159,12 +153,11 @@ const RELATIVE_MAX: usize = 32;
 
 /// `service/locks/<file_name>\0` in `buffer`, without allocating (this is the hot path);
 /// `None` if it does not fit.
-fn relative_path<'b>(file_name: &str, buffer: &'b mut [u8; RELATIVE_MAX]) -> Option<&'b CStr> {
+fn relative_path<'b>(file_name: &[u8], buffer: &'b mut [u8; RELATIVE_MAX]) -> Option<&'b CStr> {
     let mut len = 0;
-    for part in [LOCKS_SUBDIR[0], "/", LOCKS_SUBDIR[1], "/", file_name] {
-        buffer
-            .get_mut(len..len + part.len())?
-            .copy_from_slice(part.as_bytes());
+    let [locks_parent, locks] = LOCKS_SUBDIR.map(str::as_bytes);
+    for part in [locks_parent, b"/", locks, b"/", file_name] {
+        buffer.get_mut(len..len + part.len())?.copy_from_slice(part);
         len += part.len();
     }
     *buffer.get_mut(len)? = 0;
@@ -174,17 +167,17 @@ fn relative_path<'b>(file_name: &str, buffer: &'b mut [u8; RELATIVE_MAX]) -> Opt
 /// Mode of the locks directory when werf-sync creates it (spec §1).
 pub(super) const LOCKS_DIR_MODE: libc::mode_t = 0o755;
 
-fn open_error(err: std::io::Error, dir: BorrowedFd<'_>, file_name: &str, path: &Path) -> Error {
-    let kind = sys::kind_at(dir, file_name);
+fn open_error(err: std::io::Error, dir: BorrowedFd<'_>, path: &LockFilePath<'_>) -> Error {
+    let kind = sys::kind_at(dir, path.file_name());
     let wrong_type = sys::is_symlink_refused(&err) || err.raw_os_error() == Some(libc::EISDIR);
     if wrong_type && kind != sys::FileKind::Missing {
         return Error::WrongFileType {
-            path: path.into(),
+            path: path.to_path_buf(),
             role: "lock file",
             found: kind.describe(),
         };
     }
-    Error::io("cannot open lock file", path, err)
+    Error::io("cannot open lock file", path.to_path_buf(), err)
 }
 
 /// After `flock` succeeded: is the file we locked still the regular file at `path`?
@@ -195,7 +188,7 @@ fn open_error(err: std::io::Error, dir: BorrowedFd<'_>, file_name: &str, path: &
 /// `check_path` — the file was found through a cached directory, or the acquire waited —
 /// the device and inode at the path are compared with ours too (one `lstat`), which also
 /// catches a locks directory that was removed, moved aside or replaced.
-pub(super) fn is_at_path(file: &File, path: &Path, check_path: bool) -> Result<bool> {
+pub(super) fn is_at_path(file: &File, path: &LockFilePath<'_>, check_path: bool) -> Result<bool> {
     let locked = super::stat_lock_file(file, path)?;
     if sys::kind_of(&locked) != sys::FileKind::Regular {
         return Err(super::wrong_lock_file_type(file, path));
@@ -206,7 +199,8 @@ pub(super) fn is_at_path(file: &File, path: &Path, check_path: bool) -> Result<b
     if !check_path {
         return Ok(true);
     }
-    match sys::lstat(path) {
+    let path = path.to_path_buf();
+    match sys::lstat(&path) {
         Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino)),
         Err(e) if sys::is_path_gone(&e) => Ok(false),
         Err(e) => Err(Error::io("cannot stat lock file", path, e)),
@@ -224,10 +218,10 @@ mod tests {
     fn relative_path_is_built_in_place() {
         let mut buffer = [0xffu8; RELATIVE_MAX];
         assert_eq!(
-            relative_path("ed4a9a4", &mut buffer).unwrap().to_str(),
+            relative_path(b"ed4a9a4", &mut buffer).unwrap().to_str(),
             Ok("service/locks/ed4a9a4")
         );
-        assert!(relative_path(&"f".repeat(RELATIVE_MAX), &mut buffer).is_none());
+        assert!(relative_path(&[b'f'; RELATIVE_MAX], &mut buffer).is_none());
     }
 
     #[test]
