@@ -139,7 +139,14 @@ impl Locker {
     /// Waits as long as it takes. Fails with [`Error::WouldDeadlock`] instead of hanging
     /// when the calling thread itself holds the lock in a conflicting mode.
     pub fn lock(&self, name: &str, mode: LockMode) -> Result<LockGuard> {
-        let guard = self.acquire(name, mode, Patience::Forever, None)?;
+        let path = self.lock_file(name);
+        // The uncontended case returns its guard as is, not rewrapped from the `Option` of
+        // `acquire`: on this hot path even that copy showed (benches/locks.rs).
+        let first = match self.first_attempt(&path, mode) {
+            FirstAttempt::Locked(file) => return Ok(LockGuard::new(file, name, path, mode)),
+            first => first,
+        };
+        let guard = self.acquire_generally(name, path, mode, Patience::Forever, None, first)?;
         Ok(guard.expect("only Patience::Try returns without the lock"))
     }
 
@@ -174,13 +181,7 @@ impl Locker {
         }
         match self.first_attempt(&path, mode) {
             FirstAttempt::Locked(file) => Ok(Some(LockGuard::new(file, name, path, mode))),
-            FirstAttempt::Held(file) => {
-                let opened = (file, open::Found::Resolved);
-                self.acquire_generally(name, path, mode, patience, on_wait, Some(opened))
-            }
-            FirstAttempt::Unsettled => {
-                self.acquire_generally(name, path, mode, patience, on_wait, None)
-            }
+            first => self.acquire_generally(name, path, mode, patience, on_wait, first),
         }
     }
 
@@ -208,9 +209,9 @@ impl Locker {
         }
     }
 
-    /// Every case: opens (creating and refreshing directories), waits as `patience` allows,
-    /// checks the locked file is still the one at its path, and reports errors precisely.
-    /// `opened` is a file the first attempt found held.
+    /// Every case after the first attempt: opens (creating and refreshing directories),
+    /// waits as `patience` allows, checks the locked file is still the one at its path, and
+    /// reports errors precisely. A file the first attempt found held is waited on as is.
     #[cold]
     #[inline(never)]
     fn acquire_generally(
@@ -220,8 +221,13 @@ impl Locker {
         mode: LockMode,
         patience: Patience<'_>,
         mut on_wait: Option<OnWait<'_>>,
-        mut opened: Option<(File, open::Found)>,
+        first: FirstAttempt,
     ) -> Result<Option<LockGuard>> {
+        let mut opened = match first {
+            FirstAttempt::Locked(file) => return Ok(Some(LockGuard::new(file, name, path, mode))),
+            FirstAttempt::Held(file) => Some((file, open::Found::Resolved)),
+            FirstAttempt::Unsettled => None,
+        };
         // Read the clock only when the lock turns out to be contended.
         let mut started = None;
         let mut refresh = false;
