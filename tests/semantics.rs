@@ -415,3 +415,28 @@ fn many_deadline_waiters_get_an_exclusive_lock_one_at_a_time() {
         w.join().unwrap();
     }
 }
+
+#[test]
+fn a_guard_tells_its_name_path_and_mode_on_any_thread() {
+    let home = TempHome::new();
+    let guard = home.locker.lock("described", Shared).unwrap();
+    let (name, path, mode, debug) = std::thread::spawn(move || {
+        let described = (
+            guard.name().to_owned(),
+            guard.path().to_owned(),
+            guard.mode(),
+            format!("{guard:?}"),
+        );
+        guard.release().unwrap();
+        described
+    })
+    .join()
+    .unwrap();
+    assert_eq!(name, "described");
+    assert_eq!(path, home.werf_path("described"));
+    assert_eq!(mode, Shared);
+    assert!(
+        debug.contains("described") && debug.contains("Shared"),
+        "{debug}"
+    );
+}

@@ -261,3 +261,105 @@ pub(crate) fn conflicting_hold_by_current_thread(
         .map(|e| e.mode)
         .find(|&held_mode| held_mode.conflicts_with(requested))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> Registry {
+        Registry {
+            next_id: 1,
+            held: Vec::new(),
+            dirs: Vec::new(),
+            spare_buffers: Vec::new(),
+        }
+    }
+
+    fn dir(path: &str) -> Arc<Path> {
+        Arc::from(Path::new(path))
+    }
+
+    fn add(registry: &mut Registry, dir: &Arc<Path>, name: &str) -> u64 {
+        let path = LockFilePath::new(dir, LockFileName::of(name));
+        registry.add(name, path, LockMode::Exclusive, &Thread::current())
+    }
+
+    #[test]
+    fn entries_keep_their_name_and_path_while_others_come_and_go() {
+        let mut registry = empty();
+        let (a, b) = (dir("/a/service/locks"), dir("/b/service/locks"));
+        let first = add(&mut registry, &a, "first");
+        let others: Vec<u64> = (0..20)
+            .map(|i| {
+                add(
+                    &mut registry,
+                    if i % 2 == 0 { &a } else { &b },
+                    &i.to_string(),
+                )
+            })
+            .collect();
+        for id in others {
+            registry.remove(id);
+        }
+        let entry = registry.entry(first).unwrap();
+        assert_eq!(entry.name, "first");
+        let expected = Path::new("/a/service/locks").join(LockFileName::of("first").as_str());
+        assert_eq!(registry.path(entry), expected);
+        registry.remove(first);
+        assert!(registry.entry(first).is_none());
+        assert!(registry.held.is_empty());
+    }
+
+    #[test]
+    fn one_locks_directory_is_shared_by_address_or_by_path() {
+        let mut registry = empty();
+        let (one, same_path) = (dir("/h/service/locks"), dir("/h/service/locks"));
+        add(&mut registry, &one, "x");
+        add(&mut registry, &same_path, "y");
+        assert_eq!(registry.dirs.iter().flatten().count(), 1);
+    }
+
+    #[test]
+    fn unused_locks_directories_are_bounded_and_used_ones_kept() {
+        let mut registry = empty();
+        let kept = dir("/kept/service/locks");
+        let held = add(&mut registry, &kept, "held");
+        for i in 0..100 {
+            let id = add(&mut registry, &dir(&format!("/{i}/service/locks")), "n");
+            registry.remove(id);
+        }
+        let dirs = registry.dirs.iter().flatten().count();
+        assert!(dirs <= IDLE_DIRS + 1, "{dirs} directories kept");
+        let expected = Path::new("/kept/service/locks").join(LockFileName::of("held").as_str());
+        assert_eq!(registry.path(registry.entry(held).unwrap()), expected);
+    }
+
+    #[test]
+    fn name_buffers_are_reused_within_bounds() {
+        let mut registry = empty();
+        let locks = dir("/h/service/locks");
+        let ids: Vec<u64> = (0..2 * SPARE_BUFFERS)
+            .map(|i| add(&mut registry, &locks, &format!("name {i}")))
+            .collect();
+        for id in ids {
+            registry.remove(id);
+        }
+        assert_eq!(registry.spare_buffers.len(), SPARE_BUFFERS);
+        let reused = add(&mut registry, &locks, "again");
+        assert_eq!(
+            registry.spare_buffers.len(),
+            SPARE_BUFFERS - 2,
+            "name and thread name"
+        );
+        assert_eq!(registry.entry(reused).unwrap().name, "again");
+        registry.remove(reused);
+        let huge = add(&mut registry, &locks, &"x".repeat(LONGEST_SPARE + 1));
+        let before = registry.spare_buffers.len();
+        registry.remove(huge);
+        assert_eq!(
+            registry.spare_buffers.len(),
+            before + 1,
+            "only the thread name's kept"
+        );
+    }
+}
