@@ -111,18 +111,21 @@ impl LockManager {
     /// Acquires any lock name with `options` and keeps it until [`LockManager::unlock`].
     pub fn lock(&self, name: &str, options: LockOptions<'_>) -> Result<LockHandle> {
         let guard = self.locker.lock_with(name, options)?;
-        Ok(self.keep(guard))
+        Ok(self.keep(name, guard))
     }
 
     /// One non-blocking attempt; `Ok(None)` when the lock is held elsewhere.
     pub fn try_lock(&self, name: &str, mode: crate::LockMode) -> Result<Option<LockHandle>> {
-        Ok(self.locker.try_lock(name, mode)?.map(|g| self.keep(g)))
+        Ok(self
+            .locker
+            .try_lock(name, mode)?
+            .map(|g| self.keep(name, g)))
     }
 
-    fn keep(&self, guard: LockGuard) -> LockHandle {
+    fn keep(&self, name: &str, guard: LockGuard) -> LockHandle {
         let handle = LockHandle {
             uuid: uuid::Uuid::new_v4().to_string(),
-            lock_name: guard.name().to_owned(),
+            lock_name: name.to_owned(),
         };
         self.held_map().insert(handle.clone(), guard);
         handle

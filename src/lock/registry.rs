@@ -87,7 +87,13 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 impl Registry {
-    fn add(&mut self, name: &str, path: LockFilePath<'_>, mode: LockMode, thread: &Thread) -> u64 {
+    fn add(
+        &mut self,
+        name: &str,
+        path: LockFilePath<'_>,
+        mode: LockMode,
+        thread: &ThreadInfo,
+    ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let entry = Entry {
@@ -172,15 +178,15 @@ impl Registry {
 
 /// The calling thread's id and name, looked up once per thread: `thread::current()` clones
 /// a reference-counted handle, too slow to call on every acquire.
-struct Thread {
+struct ThreadInfo {
     id: ThreadId,
     name: Option<Box<str>>,
 }
 
-impl Thread {
+impl ThreadInfo {
     fn current() -> Self {
         let me = thread::current();
-        Thread {
+        ThreadInfo {
             id: me.id(),
             name: me.name().map(Box::from),
         }
@@ -188,7 +194,7 @@ impl Thread {
 }
 
 thread_local! {
-    static THIS_THREAD: Thread = Thread::current();
+    static THIS_THREAD: ThreadInfo = ThreadInfo::current();
 }
 
 fn current_thread_id() -> ThreadId {
@@ -202,7 +208,7 @@ pub(crate) fn register(name: &str, path: LockFilePath<'_>, mode: LockMode) -> u6
     THIS_THREAD
         .try_with(|me| registry().add(name, path, mode, me))
         // In a thread-local destructor: look the thread up the slow way.
-        .unwrap_or_else(|_| registry().add(name, path, mode, &Thread::current()))
+        .unwrap_or_else(|_| registry().add(name, path, mode, &ThreadInfo::current()))
 }
 
 /// Forgets a released lock.
@@ -281,7 +287,7 @@ mod tests {
 
     fn add(registry: &mut Registry, dir: &Arc<Path>, name: &str) -> u64 {
         let path = LockFilePath::new(dir, LockFileName::of(name));
-        registry.add(name, path, LockMode::Exclusive, &Thread::current())
+        registry.add(name, path, LockMode::Exclusive, &ThreadInfo::current())
     }
 
     #[test]
