@@ -211,7 +211,7 @@ impl Locker {
 
     /// Every case after the first attempt: opens (creating and refreshing directories),
     /// waits as `patience` allows, checks the locked file is still the one at its path, and
-    /// reports errors precisely. A file the first attempt found held is waited on as is.
+    /// reports errors precisely. A file the first attempt found held is not tried again.
     #[cold]
     #[inline(never)]
     fn acquire_generally(
@@ -223,21 +223,25 @@ impl Locker {
         mut on_wait: Option<OnWait<'_>>,
         first: FirstAttempt,
     ) -> Result<Option<LockGuard>> {
-        let mut opened = match first {
+        let mut found_held = match first {
             FirstAttempt::Locked(file) => return Ok(Some(LockGuard::new(file, name, path, mode))),
-            FirstAttempt::Held(file) => Some((file, open::Found::Resolved)),
+            FirstAttempt::Held(file) => Some(file),
             FirstAttempt::Unsettled => None,
         };
         // Read the clock only when the lock turns out to be contended.
         let mut started = None;
         let mut refresh = false;
         for _ in 0..MAX_VANISHED_RETRIES {
-            let (file, found) = match opened.take() {
-                Some(opened) => opened,
-                None => self.open_lock_file(&path, refresh)?,
+            let (flocked, found) = match found_held.take() {
+                // The first attempt tried it already: go on from "held".
+                Some(file) => (Err(file), open::Found::Resolved),
+                None => {
+                    let (file, found) = self.open_lock_file(&path, refresh)?;
+                    (try_flock(file, mode, &path)?, found)
+                }
             };
             let mut waited = false;
-            let file = match try_flock(file, mode, &path)? {
+            let file = match flocked {
                 Ok(file) => file,
                 // Contention on something that is not a lock file (a FIFO someone holds a
                 // flock on) is an error, not a reason to report "held" or to wait forever.
