@@ -2,7 +2,7 @@
 //! `flock`, `fstat`), and errno classification in one place. Everything `unsafe` outside the
 //! FFI layer lives here.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -137,6 +137,7 @@ pub(crate) fn open_lock_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<F
 }
 
 /// Opens (creating if missing, mode 0600) the lock file at the relative path `relative`
+/// (NUL-terminated bytes, passed as they are: no `CString` to check on the acquire path)
 /// below `dir` in one `openat2(2)` that refuses a symlink in *any* component
 /// (`RESOLVE_NO_SYMLINKS`); otherwise as [`open_lock_file_at`]. Resolving the whole path on
 /// every call costs no more than one `openat` of one component (see
@@ -147,9 +148,12 @@ pub(crate) fn open_lock_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<F
 /// followed, the walk cannot leave `dir`, and `RESOLVE_BENEATH` would only add its cost
 /// (about 3 % of an uncontended acquire: a scoped walk pins its root).
 #[cfg(target_os = "linux")]
-pub(crate) fn open_lock_file_beneath(dir: BorrowedFd<'_>, relative: &CStr) -> io::Result<File> {
+pub(crate) fn open_lock_file_beneath(dir: BorrowedFd<'_>, relative: &[u8]) -> io::Result<File> {
+    let Some((0, path)) = relative.split_last() else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
     debug_assert!(
-        leads_downwards(relative),
+        leads_downwards(path) && !path.contains(&0),
         "{relative:?} may leave its directory"
     );
     // SAFETY: an all-zero `open_how` is valid (no flags, no resolve restrictions).
@@ -160,8 +164,9 @@ pub(crate) fn open_lock_file_beneath(dir: BorrowedFd<'_>, relative: &CStr) -> io
     how.mode = 0o600;
     how.resolve = libc::RESOLVE_NO_SYMLINKS;
     let size = std::mem::size_of::<libc::open_how>();
-    // SAFETY: valid directory descriptor, NUL-terminated path, and an `open_how` of the
-    // size we pass, all alive for the duration of the call.
+    // SAFETY: valid directory descriptor, NUL-terminated path (checked above; an interior
+    // NUL would only end it early), and an `open_how` of the size we pass, all alive for the
+    // duration of the call.
     let fd = retry_eintr(|| unsafe {
         libc::syscall(
             libc::SYS_openat2,
@@ -177,13 +182,12 @@ pub(crate) fn open_lock_file_beneath(dir: BorrowedFd<'_>, relative: &CStr) -> io
 
 /// Whether `path` is relative and has no `..` component.
 #[cfg(target_os = "linux")]
-fn leads_downwards(path: &CStr) -> bool {
-    let bytes = path.to_bytes();
-    !bytes.starts_with(b"/") && bytes.split(|&b| b == b'/').all(|part| part != b"..")
+fn leads_downwards(path: &[u8]) -> bool {
+    !path.starts_with(b"/") && path.split(|&b| b == b'/').all(|part| part != b"..")
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn open_lock_file_beneath(_dir: BorrowedFd<'_>, _relative: &CStr) -> io::Result<File> {
+pub(crate) fn open_lock_file_beneath(_dir: BorrowedFd<'_>, _relative: &[u8]) -> io::Result<File> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
@@ -483,11 +487,11 @@ mod tests {
 
     #[test]
     fn downward_paths_are_told_from_escaping_ones() {
-        assert!(leads_downwards(c"service/locks/ed4a9a4"));
-        assert!(leads_downwards(c"a/..b/c.."));
-        assert!(!leads_downwards(c"../x"));
-        assert!(!leads_downwards(c"service/../../x"));
-        assert!(!leads_downwards(c"service/.."));
-        assert!(!leads_downwards(c"/etc/passwd"));
+        assert!(leads_downwards(b"service/locks/ed4a9a4"));
+        assert!(leads_downwards(b"a/..b/c.."));
+        assert!(!leads_downwards(b"../x"));
+        assert!(!leads_downwards(b"service/../../x"));
+        assert!(!leads_downwards(b"service/.."));
+        assert!(!leads_downwards(b"/etc/passwd"));
     }
 }

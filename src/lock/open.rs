@@ -16,7 +16,6 @@
 //! The home directory itself is cached by the fast path: a home moved, or its symlink
 //! retargeted, while a [`Locker`] lives is noticed only after a wait (see RELIABILITY.md).
 
-use std::ffi::CStr;
 use std::fs::File;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -152,8 +151,8 @@ impl Locker {
 const RELATIVE_MAX: usize = 32;
 
 /// `service/locks/<file_name>\0` in `buffer`, without allocating (this is the hot path);
-/// `None` if it does not fit.
-fn relative_path<'b>(file_name: &[u8], buffer: &'b mut [u8; RELATIVE_MAX]) -> Option<&'b CStr> {
+/// `None` if it does not fit. A lock file name is hex digits, so there is no NUL within.
+fn relative_path<'b>(file_name: &[u8], buffer: &'b mut [u8; RELATIVE_MAX]) -> Option<&'b [u8]> {
     let mut len = 0;
     let [locks_parent, locks] = LOCKS_SUBDIR.map(str::as_bytes);
     for part in [locks_parent, b"/", locks, b"/", file_name] {
@@ -161,7 +160,7 @@ fn relative_path<'b>(file_name: &[u8], buffer: &'b mut [u8; RELATIVE_MAX]) -> Op
         len += part.len();
     }
     *buffer.get_mut(len)? = 0;
-    CStr::from_bytes_with_nul(&buffer[..=len]).ok()
+    Some(&buffer[..=len])
 }
 
 /// Mode of the locks directory when werf-sync creates it (spec §1).
@@ -218,8 +217,8 @@ mod tests {
     fn relative_path_is_built_in_place() {
         let mut buffer = [0xffu8; RELATIVE_MAX];
         assert_eq!(
-            relative_path(b"ed4a9a4", &mut buffer).unwrap().to_str(),
-            Ok("service/locks/ed4a9a4")
+            relative_path(b"ed4a9a4", &mut buffer).unwrap(),
+            b"service/locks/ed4a9a4\0"
         );
         assert!(relative_path(&[b'f'; RELATIVE_MAX], &mut buffer).is_none());
     }
