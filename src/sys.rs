@@ -261,8 +261,9 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
 }
 
 /// The `fstat` system call itself. glibc ≥ 2.33 implements `fstat` as `fstatat(fd, "",
-/// AT_EMPTY_PATH)`, which makes the kernel copy and check an empty path first: about 70 ns
-/// more on this project's machines, where every acquire pays one `fstat` (benches/locks.rs).
+/// AT_EMPTY_PATH)`, which makes the kernel copy and check an empty path first: 30–70 ns more
+/// on this project's machines, where every acquire pays one `fstat`
+/// (benches/c/syscall_costs.c).
 /// On x86-64 the kernel's `struct stat` is libc's.
 ///
 /// # Safety
