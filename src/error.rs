@@ -120,6 +120,31 @@ pub enum Error {
         address: String,
     },
 
+    /// A remote synchronization (`http(s)://` server, `kubernetes://` cluster) could not be
+    /// reached, refused the request, or answered outside its protocol.
+    #[error("synchronization at {address}: {reason}")]
+    Remote {
+        /// The address, redacted (no credentials).
+        address: String,
+        /// What went wrong, as precisely as known (timeout, HTTP status and body, error text).
+        reason: String,
+    },
+
+    /// A remote lock's lease was lost: the server or another client answered that the lease
+    /// no longer exists or belongs to someone else (lockgate's `lock already leased` /
+    /// `no existing lock lease found`). The lock must be assumed taken by another holder.
+    #[error("lost the lease of lock \"{name}\" (uuid {uuid}) at {address}: {reason}")]
+    LostLease {
+        /// The lock name.
+        name: String,
+        /// The lease's UUID (the handle's).
+        uuid: String,
+        /// The synchronization address, redacted.
+        address: String,
+        /// What the other side said.
+        reason: String,
+    },
+
     /// The stages storage cache named a stage that the stages storage no longer has: the
     /// project's cache must be reset (werf's `ErrShouldResetStagesStorageCache`). The
     /// message ends with [`crate::cache::RESET_MARKER`], as werf's does, so werf's suffix

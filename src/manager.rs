@@ -1,5 +1,6 @@
-//! werf's lock manager (spec §3): werf's operations mapped to werf's lock names, with handles
-//! that serialize as lockgate's `{"uuid":…,"lockName":…}`.
+//! werf's lock manager (spec §3): named locks held by handle, with handles that serialize as
+//! lockgate's `{"uuid":…,"lockName":…}`; [`names`] builds werf's lock names, so each werf
+//! operation is defined once, as its name (`manager.lock(&names::stage(p, d), …)`).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -68,47 +69,7 @@ impl LockManager {
         &self.locker
     }
 
-    /// `LockStage`: exclusive `PROJECT.DIGEST`, waiting as long as it takes.
-    pub fn lock_stage(&self, project: &str, digest: &str) -> Result<LockHandle> {
-        self.lock(&names::stage(project, digest), LockOptions::exclusive())
-    }
-
-    /// `LockStageCache`: exclusive `PROJECT.DIGEST.cache`.
-    pub fn lock_stage_cache(&self, project: &str, digest: &str) -> Result<LockHandle> {
-        self.lock(
-            &names::stage_cache(project, digest),
-            LockOptions::exclusive(),
-        )
-    }
-
-    /// `LockImage`: exclusive `IMAGE.image`.
-    pub fn lock_image(&self, image: &str) -> Result<LockHandle> {
-        self.lock(&names::image(image), LockOptions::exclusive())
-    }
-
-    /// `LockStagesAndImages`: `PROJECT.stages_and_images`, shared when werf only gets or
-    /// creates images (`shared`), exclusive otherwise.
-    pub fn lock_stages_and_images(&self, project: &str, shared: bool) -> Result<LockHandle> {
-        let options = if shared {
-            LockOptions::shared()
-        } else {
-            LockOptions::exclusive()
-        };
-        self.lock(&names::stages_and_images(project), options)
-    }
-
-    /// `LockDeployProcess`: exclusive `project/P;release/R;kube_context/C`.
-    pub fn lock_deploy_process(
-        &self,
-        project: &str,
-        release: &str,
-        kube_context: &str,
-    ) -> Result<LockHandle> {
-        let name = names::deploy_process(project, release, kube_context);
-        self.lock(&name, LockOptions::exclusive())
-    }
-
-    /// Acquires any lock name with `options` and keeps it until [`LockManager::unlock`].
+    /// Acquires `name` with `options` and keeps it until [`LockManager::unlock`].
     pub fn lock(&self, name: &str, options: LockOptions<'_>) -> Result<LockHandle> {
         let guard = self.locker.lock_with(name, options)?;
         Ok(self.keep(name, guard))

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use werf_sync::backend::{conformance, CacheBackend, LockBackend};
 use werf_sync::{
-    Address, Error, LockHandle, LockManager, Locker, StageId, StagesStorageCache, Synchronization,
-    WerfHome,
+    Address, Error, LockHandle, LockManager, LockMode, LockOptions, Locker, StageId,
+    StagesStorageCache, Synchronization, WerfHome,
 };
 
 fn temp_home() -> (tempfile::TempDir, WerfHome) {
@@ -57,20 +57,11 @@ impl NoExclusion {
 }
 
 impl LockBackend for NoExclusion {
-    fn lock_stage(&self, project: &str, digest: &str) -> werf_sync::Result<LockHandle> {
-        self.grant(format!("{project}.{digest}"))
+    fn lock(&self, name: &str, _: LockOptions<'_>) -> werf_sync::Result<LockHandle> {
+        self.grant(name.to_owned())
     }
-    fn lock_stage_cache(&self, project: &str, digest: &str) -> werf_sync::Result<LockHandle> {
-        self.grant(format!("{project}.{digest}.cache"))
-    }
-    fn lock_image(&self, image: &str) -> werf_sync::Result<LockHandle> {
-        self.grant(format!("{image}.image"))
-    }
-    fn lock_stages_and_images(&self, project: &str, _: bool) -> werf_sync::Result<LockHandle> {
-        self.grant(format!("{project}.stages_and_images"))
-    }
-    fn lock_deploy_process(&self, p: &str, r: &str, c: &str) -> werf_sync::Result<LockHandle> {
-        self.grant(format!("project/{p};release/{r};kube_context/{c}"))
+    fn try_lock(&self, name: &str, _: LockMode) -> werf_sync::Result<Option<LockHandle>> {
+        self.grant(name.to_owned()).map(Some)
     }
     fn unlock(&self, handle: &LockHandle) -> werf_sync::Result<()> {
         let mut held = self.held.lock().unwrap();

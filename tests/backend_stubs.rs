@@ -4,7 +4,9 @@
 
 use werf_sync::address::Mode;
 use werf_sync::backend::conformance;
-use werf_sync::{Address, Error, LockHandle, StageId, Synchronization, WerfHome};
+use werf_sync::{
+    Address, Error, LockHandle, LockMode, LockOptions, StageId, Synchronization, WerfHome,
+};
 
 const REMOTE: [(&str, Mode, &str); 3] = [
     (
@@ -58,10 +60,8 @@ fn every_lock_call_fails_naming_mode_and_address() {
             sync.ensure_available(),
             locks.ensure_available(),
             locks.lock_stage("p", "d").map(drop),
-            locks.lock_stage_cache("p", "d").map(drop),
-            locks.lock_image("i").map(drop),
-            locks.lock_stages_and_images("p", true).map(drop),
-            locks.lock_deploy_process("p", "r", "c").map(drop),
+            locks.lock("p.d", LockOptions::shared()).map(drop),
+            locks.try_lock("p.d", LockMode::Exclusive).map(drop),
             locks.unlock(&handle),
         ];
         for result in results {

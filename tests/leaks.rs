@@ -46,9 +46,11 @@ fn abandoned_waits_leave_nothing_behind_once_the_lock_is_free() {
         );
     }
     // While the lock is held the helpers still wait (the design: they own the descriptor
-    // until they get the lock), so one thread and one descriptor each.
-    assert_eq!(thread_count(), threads + abandoned);
-    assert_eq!(fd_count(), fds + 1 + abandoned, "holder + helpers");
+    // until they get the lock), so at most one thread and one descriptor each. Fewer when a
+    // wait ran out during its brief yielding retries, before it needed a helper (a loaded
+    // machine can spend the 5 ms there).
+    assert!(thread_count() <= threads + abandoned);
+    assert!(fd_count() <= fds + 1 + abandoned, "holder + helpers");
 
     drop(holder);
     let settled = eventually(Duration::from_secs(10), || {

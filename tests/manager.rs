@@ -3,7 +3,13 @@
 mod common;
 
 use common::*;
-use werf_sync::{Error, LockManager, LockMode};
+use werf_sync::backend::LockBackend;
+use werf_sync::manager::names;
+use werf_sync::{Error, LockHandle, LockManager, LockMode, LockOptions};
+
+fn lock(m: &LockManager, name: &str) -> LockHandle {
+    m.lock(name, LockOptions::exclusive()).unwrap()
+}
 
 const EX_NB: libc::c_int = libc::LOCK_EX | libc::LOCK_NB;
 
@@ -13,14 +19,17 @@ fn manager_locks_werf_names_on_werf_files() {
     let m = LockManager::new(home.locker.clone());
     let cases: Vec<(werf_sync::LockHandle, &str)> = vec![
         (m.lock_stage("proj", "abc").unwrap(), "proj.abc"),
-        (m.lock_stage_cache("proj", "abc").unwrap(), "proj.abc.cache"),
-        (m.lock_image("img").unwrap(), "img.image"),
         (
-            m.lock_stages_and_images("proj", false).unwrap(),
+            lock(&m, &names::stage_cache("proj", "abc")),
+            "proj.abc.cache",
+        ),
+        (lock(&m, &names::image("img")), "img.image"),
+        (
+            lock(&m, &names::stages_and_images("proj")),
             "proj.stages_and_images",
         ),
         (
-            m.lock_deploy_process("proj", "rel", "ctx").unwrap(),
+            lock(&m, &names::deploy_process("proj", "rel", "ctx")),
             "project/proj;release/rel;kube_context/ctx",
         ),
     ];
@@ -46,7 +55,7 @@ fn manager_locks_werf_names_on_werf_files() {
 fn unknown_or_repeated_unlock_is_an_error_naming_the_handle() {
     let home = TempHome::new();
     let m = LockManager::new(home.locker.clone());
-    let handle = m.lock_image("img").unwrap();
+    let handle = lock(&m, "img.image");
     m.unlock(&handle).unwrap();
     let err = m.unlock(&handle).unwrap_err();
     assert!(matches!(err, Error::UnknownHandle { .. }), "{err}");
@@ -61,8 +70,12 @@ fn manager_refuses_a_same_thread_deadlock_and_allows_shared_twice() {
     let err = m.lock_stage("proj", "abc").unwrap_err();
     assert!(matches!(err, Error::WouldDeadlock { .. }), "{err}");
     m.unlock(&stage).unwrap();
-    let a = m.lock_stages_and_images("proj", true).unwrap();
-    let b = m.lock_stages_and_images("proj", true).unwrap();
+    let a = m
+        .lock("proj.stages_and_images", LockOptions::shared())
+        .unwrap();
+    let b = m
+        .lock("proj.stages_and_images", LockOptions::shared())
+        .unwrap();
     assert_ne!(a.uuid, b.uuid);
     assert!(m
         .try_lock("proj.stages_and_images", LockMode::Exclusive)

@@ -10,32 +10,16 @@
 use super::{CacheBackend, LockBackend};
 use crate::cache::{StageId, StagesStorageCache};
 use crate::error::Result;
+use crate::lock::{LockMode, LockOptions};
 use crate::manager::{LockHandle, LockManager};
 
 impl LockBackend for LockManager {
-    fn lock_stage(&self, project: &str, digest: &str) -> Result<LockHandle> {
-        LockManager::lock_stage(self, project, digest)
+    fn lock(&self, name: &str, options: LockOptions<'_>) -> Result<LockHandle> {
+        LockManager::lock(self, name, options)
     }
 
-    fn lock_stage_cache(&self, project: &str, digest: &str) -> Result<LockHandle> {
-        LockManager::lock_stage_cache(self, project, digest)
-    }
-
-    fn lock_image(&self, image: &str) -> Result<LockHandle> {
-        LockManager::lock_image(self, image)
-    }
-
-    fn lock_stages_and_images(&self, project: &str, shared: bool) -> Result<LockHandle> {
-        LockManager::lock_stages_and_images(self, project, shared)
-    }
-
-    fn lock_deploy_process(
-        &self,
-        project: &str,
-        release: &str,
-        kube_context: &str,
-    ) -> Result<LockHandle> {
-        LockManager::lock_deploy_process(self, project, release, kube_context)
+    fn try_lock(&self, name: &str, mode: LockMode) -> Result<Option<LockHandle>> {
+        LockManager::try_lock(self, name, mode)
     }
 
     fn unlock(&self, handle: &LockHandle) -> Result<()> {

@@ -31,8 +31,8 @@ use crate::address::Address;
 use crate::cache::{StageId, StagesStorageCache};
 use crate::error::Result;
 use crate::home::WerfHome;
-use crate::lock::Locker;
-use crate::manager::{LockHandle, LockManager};
+use crate::lock::{LockMode, LockOptions, Locker};
+use crate::manager::{names, LockHandle, LockManager};
 
 /// Implements the backend traits for a remote stub: every call fails with the stub's
 /// `unsupported()` error. Defined before the modules that use it.
@@ -42,28 +42,18 @@ macro_rules! unsupported_backend {
             fn ensure_available(&self) -> $crate::Result<()> {
                 Err(self.unsupported())
             }
-            fn lock_stage(&self, _: &str, _: &str) -> $crate::Result<$crate::LockHandle> {
-                Err(self.unsupported())
-            }
-            fn lock_stage_cache(&self, _: &str, _: &str) -> $crate::Result<$crate::LockHandle> {
-                Err(self.unsupported())
-            }
-            fn lock_image(&self, _: &str) -> $crate::Result<$crate::LockHandle> {
-                Err(self.unsupported())
-            }
-            fn lock_stages_and_images(
+            fn lock(
                 &self,
                 _: &str,
-                _: bool,
+                _: $crate::LockOptions<'_>,
             ) -> $crate::Result<$crate::LockHandle> {
                 Err(self.unsupported())
             }
-            fn lock_deploy_process(
+            fn try_lock(
                 &self,
                 _: &str,
-                _: &str,
-                _: &str,
-            ) -> $crate::Result<$crate::LockHandle> {
+                _: $crate::LockMode,
+            ) -> $crate::Result<Option<$crate::LockHandle>> {
                 Err(self.unsupported())
             }
             fn unlock(&self, _: &$crate::LockHandle) -> $crate::Result<()> {
@@ -106,6 +96,7 @@ macro_rules! unsupported_backend {
 pub mod conformance;
 pub mod http;
 pub mod kubernetes;
+pub mod lease;
 pub mod local;
 
 pub use http::HttpBackend;
@@ -122,12 +113,15 @@ pub fn ensure_supported(address: &Address) -> Result<()> {
     }
 }
 
-/// werf's lock manager: the locks werf takes while building and deploying (spec §3).
+/// werf's lock manager (`storage.LockManager`, lockgate's `Locker`): named locks held by
+/// handle until [`LockBackend::unlock`].
 ///
-/// Every lock is held until [`LockBackend::unlock`] with its handle; there is no re-entrancy
-/// (a second acquire of a held exclusive lock waits, even from the same process; `:local`
-/// fails with [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead when the waiting
-/// thread is the holder). Waits have no timeout, as in werf. Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
+/// Every werf operation is a lock name ([`names`](crate::manager::names) builds werf's names;
+/// [`LockBackend::stage_lock_name`] the one this mode uses for a stage), so an
+/// implementation only knows how to lock a name. There is no re-entrancy: a second acquire of
+/// a held exclusive lock waits, even from the same process (`:local` fails with
+/// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead when the waiting thread is
+/// the holder). Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
 /// Implementations are usable from any thread.
 pub trait LockBackend: Send + Sync + fmt::Debug {
     /// Checks that the backend can be used at all (a remote one would contact its server),
@@ -136,30 +130,32 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// `LockStage`: exclusive `PROJECT.DIGEST`, taken while a stage is built and stored.
-    fn lock_stage(&self, project: &str, digest: &str) -> Result<LockHandle>;
+    /// Acquires `name` as `options` say (mode; wait forever, until a timeout, or until a
+    /// cancel token fires; the on-wait callback once, when a wait follows the first try) and
+    /// keeps it until [`LockBackend::unlock`] with the returned handle.
+    fn lock(&self, name: &str, options: LockOptions<'_>) -> Result<LockHandle>;
 
-    /// `LockStageCache`: exclusive `PROJECT.DIGEST.cache` (werf ≤ v1.2.76).
-    fn lock_stage_cache(&self, project: &str, digest: &str) -> Result<LockHandle>;
-
-    /// `LockImage`: exclusive `IMAGE.image` (werf v1.1).
-    fn lock_image(&self, image: &str) -> Result<LockHandle>;
-
-    /// `LockStagesAndImages`: `PROJECT.stages_and_images`, shared when werf only gets or
-    /// creates images (`shared`), exclusive otherwise (werf v1.1).
-    fn lock_stages_and_images(&self, project: &str, shared: bool) -> Result<LockHandle>;
-
-    /// `LockDeployProcess`: exclusive `project/P;release/R;kube_context/C` (werf v1.1).
-    fn lock_deploy_process(
-        &self,
-        project: &str,
-        release: &str,
-        kube_context: &str,
-    ) -> Result<LockHandle>;
+    /// One attempt without waiting; `Ok(None)` when the lock is held elsewhere.
+    fn try_lock(&self, name: &str, mode: LockMode) -> Result<Option<LockHandle>>;
 
     /// Releases the lock of `handle`. A handle that is not held (never acquired, or already
     /// unlocked) is an error, never silently ignored.
     fn unlock(&self, handle: &LockHandle) -> Result<()>;
+
+    /// werf's lock name for building stage `digest` of `project` in this mode:
+    /// `PROJECT.DIGEST` for `:local` and `http(s)://` (the default), `PROJECT/stage/DIGEST`
+    /// for `kubernetes://`.
+    fn stage_lock_name(&self, project: &str, digest: &str) -> String {
+        names::stage(project, digest)
+    }
+
+    /// werf's `LockStage`: the stage's lock, exclusive, waiting as long as it takes.
+    fn lock_stage(&self, project: &str, digest: &str) -> Result<LockHandle> {
+        self.lock(
+            &self.stage_lock_name(project, digest),
+            LockOptions::exclusive(),
+        )
+    }
 }
 
 /// werf's stages storage cache: for each (project, digest), the IDs of the stages the

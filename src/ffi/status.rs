@@ -43,6 +43,12 @@ pub enum WerfSyncStatus {
     /// project's cache (`werf_sync_cache_delete_all_stages`) and retry, as werf does. The
     /// message ends with werf's marker `should reset storage cache`.
     ShouldResetCache = 12,
+    /// A remote lock's lease was lost (the server or another client says it is gone or
+    /// someone else's): assume another holder has the lock.
+    LostLease = 13,
+    /// The synchronization server or cluster could not be reached, refused the request or
+    /// answered something that is not its protocol; the message names the address.
+    Unavailable = 14,
 }
 
 impl WerfSyncStatus {
@@ -59,6 +65,8 @@ impl WerfSyncStatus {
             Error::Cancelled { .. } => WerfSyncStatus::Cancelled,
             Error::WouldDeadlock { .. } => WerfSyncStatus::Deadlock,
             Error::UnknownHandle { .. } => WerfSyncStatus::NotFound,
+            Error::LostLease { .. } => WerfSyncStatus::LostLease,
+            Error::Remote { .. } => WerfSyncStatus::Unavailable,
         }
     }
 
@@ -78,6 +86,8 @@ impl WerfSyncStatus {
             WerfSyncStatus::Panic => c"WERF_SYNC_STATUS_PANIC",
             WerfSyncStatus::WrongFileType => c"WERF_SYNC_STATUS_WRONG_FILE_TYPE",
             WerfSyncStatus::ShouldResetCache => c"WERF_SYNC_STATUS_SHOULD_RESET_CACHE",
+            WerfSyncStatus::LostLease => c"WERF_SYNC_STATUS_LOST_LEASE",
+            WerfSyncStatus::Unavailable => c"WERF_SYNC_STATUS_UNAVAILABLE",
         }
     }
 
@@ -87,7 +97,7 @@ impl WerfSyncStatus {
     }
 
     /// Every status.
-    pub(crate) const ALL: [WerfSyncStatus; 13] = [
+    pub(crate) const ALL: [WerfSyncStatus; 15] = [
         WerfSyncStatus::Ok,
         WerfSyncStatus::WouldBlock,
         WerfSyncStatus::Timeout,
@@ -101,6 +111,8 @@ impl WerfSyncStatus {
         WerfSyncStatus::Panic,
         WerfSyncStatus::WrongFileType,
         WerfSyncStatus::ShouldResetCache,
+        WerfSyncStatus::LostLease,
+        WerfSyncStatus::Unavailable,
     ];
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{call, Failure};
 use crate::backend::LockBackend;
+use crate::lock::{LockMode, LockOptions};
 use crate::manager::{names, LockHandle};
 
 /// How long a check waits for a lock that must be granted.
@@ -27,6 +28,10 @@ pub type LockCheck = fn(&ConnectLocks<'_>) -> Result<(), String>;
 pub const LOCK_CHECKS: &[(&str, LockCheck)] = &[
     ("handles name werf's locks", handles_name_werfs_locks),
     ("exclusive lock excludes", exclusive_lock_excludes),
+    (
+        "try_lock reports contention as None",
+        try_lock_reports_contention,
+    ),
     (
         "distinct names are independent",
         distinct_names_are_independent,
@@ -48,39 +53,19 @@ pub fn lock_backend(connect: &ConnectLocks<'_>) -> Result<(), Failure> {
 
 fn handles_name_werfs_locks(connect: &ConnectLocks<'_>) -> Result<(), String> {
     let locks = connect();
-    let handles = [
-        (
-            call("lock_stage", locks.lock_stage("conf-names", "d1"))?,
-            names::stage("conf-names", "d1"),
-        ),
-        (
-            call(
-                "lock_stage_cache",
-                locks.lock_stage_cache("conf-names", "d1"),
-            )?,
-            names::stage_cache("conf-names", "d1"),
-        ),
-        (
-            call("lock_image", locks.lock_image("conf-image"))?,
-            names::image("conf-image"),
-        ),
-        (
-            call(
-                "lock_stages_and_images",
-                locks.lock_stages_and_images("conf-names", false),
-            )?,
-            names::stages_and_images("conf-names"),
-        ),
-        (
-            call(
-                "lock_deploy_process",
-                locks.lock_deploy_process("conf-names", "rel", "ctx"),
-            )?,
-            names::deploy_process("conf-names", "rel", "ctx"),
-        ),
+    let stage = locks.stage_lock_name("conf-names", "d1");
+    let names = [
+        stage.clone(),
+        names::stage_cache("conf-names", "d1"),
+        names::image("conf-image"),
+        names::deploy_process("conf-names", "rel", "ctx"),
     ];
+    let mut handles = vec![call("lock_stage", locks.lock_stage("conf-names", "d1"))?];
+    for name in &names[1..] {
+        handles.push(call("lock", locks.lock(name, LockOptions::exclusive()))?);
+    }
     let mut uuids = std::collections::HashSet::new();
-    for (handle, name) in &handles {
+    for (handle, name) in handles.iter().zip(&names) {
         if handle.lock_name != *name {
             return Err(format!("handle {handle:?} should name lock {name:?}"));
         }
@@ -95,7 +80,7 @@ fn handles_name_werfs_locks(connect: &ConnectLocks<'_>) -> Result<(), String> {
             ));
         }
     }
-    for (handle, _) in &handles {
+    for handle in &handles {
         call("unlock", locks.unlock(handle))?;
     }
     Ok(())
@@ -114,12 +99,32 @@ fn exclusive_lock_excludes(connect: &ConnectLocks<'_>) -> Result<(), String> {
     call("unlock", a.unlock(&again))
 }
 
+fn try_lock_reports_contention(connect: &ConnectLocks<'_>) -> Result<(), String> {
+    let (a, b) = (connect(), connect());
+    let name = a.stage_lock_name("conf-try", "d");
+    let held = call("try_lock", a.try_lock(&name, LockMode::Exclusive))?
+        .ok_or("try_lock of a free lock found it held")?;
+    if let Some(handle) = call("try_lock", b.try_lock(&name, LockMode::Exclusive))? {
+        return Err(format!("try_lock of a held lock was granted: {handle:?}"));
+    }
+    if let Some(handle) = call("try_lock", b.try_lock(&name, LockMode::Shared))? {
+        return Err(format!(
+            "shared try_lock of an exclusive lock was granted: {handle:?}"
+        ));
+    }
+    call("unlock", a.unlock(&held))?;
+    let taken = call("try_lock", b.try_lock(&name, LockMode::Exclusive))?
+        .ok_or("try_lock after the holder unlocked found it held")?;
+    call("unlock", b.unlock(&taken))
+}
+
 fn distinct_names_are_independent(connect: &ConnectLocks<'_>) -> Result<(), String> {
     let (a, b) = (connect(), connect());
     let stage = call("lock_stage", a.lock_stage("conf-indep", "d1"))?;
     let other = spawn_acquire(b, |b| b.lock_stage("conf-indep", "d2"));
     let (b, other) = other.expect_granted("lock_stage of another digest")?;
-    let cache = call("lock_stage_cache", b.lock_stage_cache("conf-indep", "d1"))?;
+    let cache_name = names::stage_cache("conf-indep", "d1");
+    let cache = call("lock", b.lock(&cache_name, LockOptions::exclusive()))?;
     for (client, handle) in [(&a, &stage), (&b, &other), (&b, &cache)] {
         call("unlock", client.unlock(handle))?;
     }
@@ -127,11 +132,20 @@ fn distinct_names_are_independent(connect: &ConnectLocks<'_>) -> Result<(), Stri
 }
 
 fn shared_locks_share(connect: &ConnectLocks<'_>) -> Result<(), String> {
+    fn lock(locks: &dyn LockBackend, shared: bool) -> crate::Result<LockHandle> {
+        let name = names::stages_and_images("conf-shared");
+        let mode = if shared {
+            LockMode::Shared
+        } else {
+            LockMode::Exclusive
+        };
+        locks.lock(&name, LockOptions::with_mode(mode))
+    }
     let (a, b, c) = (connect(), connect(), connect());
-    let first = call("shared lock", a.lock_stages_and_images("conf-shared", true))?;
-    let second = spawn_acquire(b, |b| b.lock_stages_and_images("conf-shared", true));
-    let (b, second) = second.expect_granted("a second shared lock_stages_and_images")?;
-    let writer = spawn_acquire(c, |c| c.lock_stages_and_images("conf-shared", false));
+    let first = call("shared lock", lock(a.as_ref(), true))?;
+    let second = spawn_acquire(b, |b| lock(b, true));
+    let (b, second) = second.expect_granted("a second shared lock")?;
+    let writer = spawn_acquire(c, |c| lock(c, false));
     writer.expect_waiting("an exclusive lock while two shared holders remain")?;
     call("unlock", a.unlock(&first))?;
     writer.expect_waiting("an exclusive lock while one shared holder remains")?;
@@ -142,14 +156,15 @@ fn shared_locks_share(connect: &ConnectLocks<'_>) -> Result<(), String> {
 
 fn unlock_rejects_handles_not_held(connect: &ConnectLocks<'_>) -> Result<(), String> {
     let locks = connect();
-    let handle = call("lock_image", locks.lock_image("conf-unlock"))?;
+    let name = names::image("conf-unlock");
+    let handle = call("lock", locks.lock(&name, LockOptions::exclusive()))?;
     call("unlock", locks.unlock(&handle))?;
     if locks.unlock(&handle).is_ok() {
         return Err("a second unlock of the same handle succeeded".into());
     }
     let forged = LockHandle {
         uuid: "00000000-0000-4000-8000-000000000000".into(),
-        lock_name: names::image("conf-unlock"),
+        lock_name: name,
     };
     if locks.unlock(&forged).is_ok() {
         return Err("unlock of a handle that was never issued succeeded".into());
