@@ -83,6 +83,18 @@ impl LockGuard {
     }
 }
 
+/// The locked descriptor, e.g. for a child process to inherit the lock as `flock(1)`'s command
+/// does (the lock then lives as long as any process holds a duplicate of it). The descriptor
+/// is close-on-exec; closing or unlocking it behind the guard's back releases the lock.
+impl AsFd for LockGuard {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file
+            .as_ref()
+            .expect("a guard holds its file until it is released")
+            .as_fd()
+    }
+}
+
 impl std::fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LockGuard")
