@@ -5,6 +5,7 @@
 //! command's status.
 
 mod cache;
+mod child;
 mod exit;
 mod lock;
 mod stress;
