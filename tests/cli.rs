@@ -265,17 +265,21 @@ fn gc_deletes_free_lock_files_and_keeps_held_ones() {
     let _held = home.locker.lock("b", LockMode::Exclusive).unwrap();
     let out = run(werf_sync(&home).args(["gc", "--min-age", "3600"]));
     assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
     assert!(
-        text(&out.stdout).starts_with("deleted 0 lock files"),
-        "{}",
-        text(&out.stdout)
+        stdout.starts_with("deleted 0 lock files; kept "),
+        "{stdout}"
     );
+    assert!(
+        stdout.contains(" younger than 1h, 0 other entries"),
+        "{stdout}"
+    );
+    // With the default min-age 0 nothing is "younger than 0".
     let out = run(werf_sync(&home).arg("gc"));
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stdout).starts_with("deleted 2 lock files; kept 1 held"),
-        "{}",
-        text(&out.stdout)
+    assert_eq!(
+        text(&out.stdout),
+        "deleted 2 lock files; kept 1 held, 0 other entries\n"
     );
     assert!(!home.werf_path("a").exists() && !home.werf_path("c").exists());
     assert!(home.werf_path("b").exists());

@@ -1,4 +1,4 @@
-//! `werf-sync lock`, `locks` and `gc`.
+//! `werf-sync lock`: run a command while holding a lock, as flock(1) does.
 
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
@@ -6,7 +6,6 @@ use std::process::{Command, ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use werf_sync::lock::HoldersSource;
 use werf_sync::{Error, LockMode, LockOptions, Locker, WerfHome};
 
 use crate::{child, exit};
@@ -86,23 +85,7 @@ impl LockArgs {
     }
 }
 
-/// List lock files with the PIDs and modes of their holders.
-#[derive(Args)]
-pub struct LocksArgs {
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Delete lock files that nobody holds, safely against concurrent acquirers.
-#[derive(Args)]
-pub struct GcArgs {
-    /// Keep lock files created less than SECONDS ago.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0")]
-    min_age: Duration,
-}
-
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
@@ -188,43 +171,4 @@ fn exit_code_of(status: ExitStatus) -> ExitCode {
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(1);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
-
-pub fn run_locks(home: &WerfHome, args: LocksArgs) -> werf_sync::Result<ExitCode> {
-    let locker = Locker::new(home.clone());
-    let (files, source) = locker.lock_files()?;
-    if args.json {
-        let json = serde_json::json!({ "locks_dir": locker.locks_dir_path(), "holders_source": source, "files": files });
-        println!("{json:#}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let HoldersSource::Unavailable { reason } = &source {
-        eprintln!("werf-sync: holders unknown: {reason}");
-    }
-    for file in &files {
-        let holders: Vec<String> = file
-            .holders
-            .iter()
-            .map(|h| {
-                let state = if h.waiting { " waiting" } else { "" };
-                format!("{}:{}{}", h.pid, h.mode, state)
-            })
-            .collect();
-        let holders = if holders.is_empty() {
-            "-".to_owned()
-        } else {
-            holders.join(",")
-        };
-        println!("{}\t{}", file.file_name, holders);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn run_gc(home: &WerfHome, args: GcArgs) -> werf_sync::Result<ExitCode> {
-    let report = Locker::new(home.clone()).gc(args.min_age)?;
-    println!(
-        "deleted {} lock files; kept {} held, {} younger than {:?}, {} other entries",
-        report.deleted, report.held, report.young, args.min_age, report.foreign
-    );
-    Ok(ExitCode::SUCCESS)
 }
