@@ -32,7 +32,9 @@ pub fn run(command: &mut Command, lock: Option<BorrowedFd<'_>>) -> io::Result<Ex
     // Registered before the spawn, so that no signal in between kills werf-sync without
     // reaching the command: one that arrives early waits in `signals` and is forwarded as soon
     // as the command exists.
-    let signals = SignalsInfo::<WithOrigin>::new(FORWARDED)?;
+    // Fails only for the signals that cannot be caught (SIGKILL, SIGSTOP, ...).
+    let signals =
+        SignalsInfo::<WithOrigin>::new(FORWARDED).expect("the forwarded signals can be caught");
     // Not close-on-exec (dup(2) never sets it). No other thread of werf-sync spawns, so only
     // the command inherits it.
     let inherited = lock.map(rustix::io::dup).transpose()?;

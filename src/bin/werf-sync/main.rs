@@ -21,7 +21,7 @@ use werf_sync::{Address, WerfHome};
 #[derive(Parser)]
 #[command(name = "werf-sync", version)]
 struct Cli {
-    /// The werf home (default: $WERF_HOME, else ~/.werf).
+    /// The werf home (default: $WERF_HOME, else ~/.werf; `stress`: a temporary home).
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
 
