@@ -243,3 +243,37 @@ fn with_close_sigterm_is_forwarded_and_werf_sync_holds_the_lock_meanwhile() {
     assert_eq!(status.code(), Some(5));
     assert!(!run.lock_is_held());
 }
+
+#[test]
+fn a_terminals_interrupt_reaches_the_command_once() {
+    // ^C typed on a terminal: the kernel sends SIGINT to the whole foreground process group,
+    // werf-sync and the command alike, so werf-sync must not forward it a second time.
+    // script(1) gives werf-sync a pseudo-terminal; the ^C byte written to it raises the signal.
+    let home = TempHome::new();
+    let bin = env!("CARGO_BIN_EXE_werf-sync");
+    let command = format!(
+        "exec {bin} --home {home:?} lock {NAME} sh -c 'trap \"echo INT >> got\" INT
+        echo $$ > pid
+        while [ ! -e release ]; do sleep 0.02; done
+        exit 3'",
+        home = home.path()
+    );
+    let mut script = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("script(1) from util-linux runs");
+    assert!(eventually(PATIENCE, || home.path().join("pid").exists()));
+    std::thread::sleep(Duration::from_millis(100)); // the trap is set before the PID is written
+    let mut terminal = script.stdin.take().unwrap();
+    std::io::Write::write_all(&mut terminal, b"\x03").unwrap();
+    assert!(eventually(PATIENCE, || home.path().join("got").exists()));
+    std::thread::sleep(Duration::from_millis(300)); // time for a second, forwarded SIGINT
+    std::fs::write(home.path().join("release"), "").unwrap();
+    let status = wait_child(&mut script, PATIENCE, "script");
+    assert_eq!(status.code(), Some(3), "werf-sync exits with the command's status");
+    let got = std::fs::read_to_string(home.path().join("got")).unwrap();
+    assert_eq!(got, "INT\n", "one SIGINT, not two");
+}
