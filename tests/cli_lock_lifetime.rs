@@ -273,7 +273,11 @@ fn a_terminals_interrupt_reaches_the_command_once() {
     std::thread::sleep(Duration::from_millis(300)); // time for a second, forwarded SIGINT
     std::fs::write(home.path().join("release"), "").unwrap();
     let status = wait_child(&mut script, PATIENCE, "script");
-    assert_eq!(status.code(), Some(3), "werf-sync exits with the command's status");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "werf-sync exits with the command's status"
+    );
     let got = std::fs::read_to_string(home.path().join("got")).unwrap();
     assert_eq!(got, "INT\n", "one SIGINT, not two");
 }
