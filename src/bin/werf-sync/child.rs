@@ -26,9 +26,17 @@ use signal_hook::low_level::siginfo::Cause;
 /// The signals forwarded to the command.
 pub const FORWARDED: [i32; 4] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT];
 
+/// Why [`run`] has no status to give.
+pub enum Failure {
+    /// The command did not start (not found, not executable, no descriptor left to dup).
+    NotStarted(io::Error),
+    /// The command started but waiting for it failed (it may still run).
+    LostTrack(io::Error),
+}
+
 /// Spawns `command`, giving it a descriptor of `lock` when there is one, forwards signals to
-/// it until it exits, and returns its status. Fails only when it cannot be spawned.
-pub fn run(command: &mut Command, lock: Option<BorrowedFd<'_>>) -> io::Result<ExitStatus> {
+/// it until it exits, and returns its status.
+pub fn run(command: &mut Command, lock: Option<BorrowedFd<'_>>) -> Result<ExitStatus, Failure> {
     // Registered before the spawn, so that no signal in between kills werf-sync without
     // reaching the command: one that arrives early waits in `signals` and is forwarded as soon
     // as the command exists.
@@ -37,10 +45,11 @@ pub fn run(command: &mut Command, lock: Option<BorrowedFd<'_>>) -> io::Result<Ex
         SignalsInfo::<WithOrigin>::new(FORWARDED).expect("the forwarded signals can be caught");
     // Not close-on-exec (dup(2) never sets it). No other thread of werf-sync spawns, so only
     // the command inherits it.
-    let inherited = lock.map(rustix::io::dup).transpose()?;
+    let inherited = lock.map(rustix::io::dup).transpose();
+    let inherited = inherited.map_err(|e| Failure::NotStarted(e.into()))?;
     let spawned = command.spawn();
     drop(inherited); // the command's copy keeps the lock from here on
-    let mut child = spawned?;
+    let mut child = spawned.map_err(Failure::NotStarted)?;
     let pid = Pid::from_child(&child);
     let exited = Arc::new(Mutex::new(false));
     let handle = signals.handle();
@@ -57,13 +66,13 @@ pub fn run(command: &mut Command, lock: Option<BorrowedFd<'_>>) -> io::Result<Ex
         ) {
             Ok(_) => break,
             Err(rustix::io::Errno::INTR) => continue,
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(Failure::LostTrack(err.into())),
         }
     }
     *exited.lock().unwrap_or_else(PoisonError::into_inner) = true;
     handle.close();
     let _ = forwarder.join();
-    child.wait()
+    child.wait().map_err(Failure::LostTrack)
 }
 
 fn forward(mut signals: SignalsInfo<WithOrigin>, pid: Pid, exited: &Mutex<bool>) {

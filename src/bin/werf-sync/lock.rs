@@ -142,7 +142,7 @@ pub fn run_lock(home: &WerfHome, args: LockArgs) -> werf_sync::Result<ExitCode> 
     let inherited = (!args.close).then(|| guard.as_fd());
     let status = match child::run(&mut command, inherited) {
         Ok(status) => status,
-        Err(err) => {
+        Err(child::Failure::NotStarted(err)) => {
             guard.release()?;
             eprintln!("werf-sync: cannot run {program:?}: {err}");
             let code = if err.kind() == std::io::ErrorKind::NotFound {
@@ -151,6 +151,12 @@ pub fn run_lock(home: &WerfHome, args: LockArgs) -> werf_sync::Result<ExitCode> 
                 126
             };
             return Ok(ExitCode::from(code));
+        }
+        Err(child::Failure::LostTrack(err)) => {
+            // The command may still run: its lock stays with it (no unlock, as below).
+            eprintln!("werf-sync: cannot wait for {program:?}: {err}");
+            std::mem::forget(guard);
+            return Ok(ExitCode::from(exit::SOFTWARE));
         }
     };
     if args.close {

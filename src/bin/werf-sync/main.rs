@@ -1,8 +1,8 @@
 //! `werf-sync`: werf's `:local` synchronization from the command line.
 //!
 //! Exit codes follow sysexits(3): 0 ok, 1 cache miss, 2 usage, 65 invalid input, 69 service
-//! unavailable, 74 I/O error, 75 lock not acquired; `lock` otherwise exits with its
-//! command's status.
+//! unavailable, 70 internal error, 74 I/O error, 75 lock not acquired (or `lock -E N`); `lock`
+//! otherwise exits with its command's status, `stress` with 130 when interrupted.
 
 mod cache;
 mod child;
