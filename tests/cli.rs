@@ -117,7 +117,13 @@ fn nonblock_on_a_held_lock_exits_75_or_the_conflict_code() {
             .args([NAME, "true"]));
         assert_eq!(out.status.code(), Some(0), "{shared:?}");
     }
-    for exclusive in [vec![], vec!["-x"], vec!["--exclusive"], vec!["-s", "-x"]] {
+    for exclusive in [
+        vec![],
+        vec!["-x"],
+        vec!["-e"],
+        vec!["--exclusive"],
+        vec!["-s", "-x"],
+    ] {
         let out = run(werf_sync(&home)
             .args(["lock", "-n"])
             .args(&exclusive)
@@ -130,7 +136,7 @@ fn nonblock_on_a_held_lock_exits_75_or_the_conflict_code() {
 fn timeout_on_a_held_lock_exits_75_after_waiting() {
     let home = TempHome::new();
     let _held = home.locker.lock(NAME, LockMode::Exclusive).unwrap();
-    for (timeout, verbose) in [("--timeout", false), ("-w", true)] {
+    for (timeout, verbose) in [("--timeout", false), ("-w", true), ("--wait", false)] {
         let started = Instant::now();
         let out = run(werf_sync(&home)
             .args(["lock", timeout, "0.3"])

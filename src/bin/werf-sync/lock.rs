@@ -27,16 +27,18 @@ pub struct LockArgs {
     /// Take a shared lock.
     #[arg(short, long, overrides_with = "exclusive")]
     shared: bool,
-    /// Take an exclusive lock (the default).
-    #[arg(short = 'x', long, overrides_with = "shared")]
+    /// Take an exclusive lock (the default). `-e` as in flock(1).
+    #[arg(short = 'x', short_alias = 'e', long, overrides_with = "shared")]
     exclusive: bool,
     /// Do not wait: exit 75 (or --conflict-exit-code) when the lock is held elsewhere.
     #[arg(short, long, conflicts_with = "timeout")]
     nonblock: bool,
     /// Wait at most SECONDS (fractions allowed), then exit 75 (or --conflict-exit-code).
+    /// `--wait` as in flock(1).
     #[arg(
         short = 'w',
         long,
+        alias = "wait",
         value_name = "SECONDS",
         value_parser = parse_seconds,
         allow_negative_numbers = true
