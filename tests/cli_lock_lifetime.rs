@@ -281,3 +281,22 @@ fn a_terminals_interrupt_reaches_the_command_once() {
     let got = std::fs::read_to_string(home.path().join("got")).unwrap();
     assert_eq!(got, "INT\n", "one SIGINT, not two");
 }
+
+#[test]
+fn a_command_is_awaited_even_when_sigchld_was_ignored() {
+    // A parent's `trap '' CHLD` leaves SIGCHLD ignored across exec: the kernel would then reap
+    // the command on its own, and werf-sync would lose its status.
+    let home = TempHome::new();
+    let bin = env!("CARGO_BIN_EXE_werf-sync");
+    let script = format!(
+        "trap '' CHLD; exec {bin} --home {home:?} lock {NAME} sh -c 'sleep 0.1; exit 5'",
+        home = home.path()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -14,11 +14,12 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::process::{Command, ExitStatus};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::low_level::siginfo::Cause;
@@ -43,6 +44,12 @@ pub fn run(command: &mut Command, lock: Option<BorrowedFd<'_>>) -> Result<ExitSt
     // Fails only for the signals that cannot be caught (SIGKILL, SIGSTOP, ...).
     let signals =
         SignalsInfo::<WithOrigin>::new(FORWARDED).expect("the forwarded signals can be caught");
+    // Started with SIGCHLD ignored (a parent's `trap '' CHLD` is inherited), werf-sync would
+    // have its command reaped by the kernel and waitid below would fail with ECHILD; flock(1)
+    // resets SIGCHLD to its default for this reason. Catching it (the flag is never read) does
+    // the same without unsafe code, and exec gives the command the default disposition.
+    signal_hook::flag::register(SIGCHLD, Arc::new(AtomicBool::new(false)))
+        .expect("SIGCHLD can be caught");
     // Not close-on-exec (dup(2) never sets it). No other thread of werf-sync spawns, so only
     // the command inherits it.
     let inherited = lock.map(rustix::io::dup).transpose();
