@@ -13,6 +13,7 @@ package, or in the repository's ``target/debug`` / ``target/release``.
 
 from __future__ import annotations
 
+from . import names
 from ._library import LibraryNotFound
 from .address import Address, AddressMode, parse_address
 from .cache import StageId, StagesStorageCache
@@ -25,9 +26,11 @@ from .errors import (
     InternalError,
     InvalidArgument,
     IoError,
+    LostLease,
     NotFound,
     ShouldResetCache,
     Timeout,
+    Unavailable,
     Unsupported,
     WerfSyncError,
     WouldBlock,
@@ -51,17 +54,20 @@ __all__ = [
     "LibraryNotFound",
     "LockGuard",
     "LockHandle",
+    "LostLease",
     "NotFound",
     "ShouldResetCache",
     "StageId",
     "StagesStorageCache",
     "Sync",
     "Timeout",
+    "Unavailable",
     "Unsupported",
     "WerfSyncError",
     "WouldBlock",
     "WrongFileType",
     "library_version",
+    "names",
     "open",
     "parse_address",
 ]
