@@ -121,9 +121,17 @@ def test_library_not_found_says_where_it_looked(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(werf_sync.LibraryNotFound, match="WERF_SYNC_LIB.*nope.so"):
         _library.find_library()
     monkeypatch.delenv("WERF_SYNC_LIB")
-    monkeypatch.setattr(_library, "candidate_paths", lambda: [tmp_path / "a.so", tmp_path / "b.so"])
-    with pytest.raises(werf_sync.LibraryNotFound, match="a.so.*b.so.*cargo build"):
+    monkeypatch.setattr(_library, "bundled_path", lambda: tmp_path / "a.so")
+    with pytest.raises(werf_sync.LibraryNotFound, match="a.so.*pip install"):
         _library.find_library()
+
+
+def test_the_installed_package_loads_its_own_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WERF_SYNC_LIB", raising=False)
+    bundled = _library.find_library()
+    assert bundled == Path(werf_sync.__file__).resolve().parent / _library.library_file_name()
+    if "WERF_SYNC_LIB" not in os.environ:
+        assert _abi.lib().path == bundled
 
 
 def test_library_not_found_in_a_fresh_process(child_env: dict, tmp_path: Path) -> None:

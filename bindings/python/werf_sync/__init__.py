@@ -7,8 +7,8 @@ that exclude Go werf (lockgate) on the very same files — over the crate's C AB
         with sync.lock("myproject.0123abcd", timeout=30):
             ...                                          # build the stage
 
-The shared library ``libwerf_sync.so`` is found through ``$WERF_SYNC_LIB``, next to this
-package, or in the repository's ``target/debug`` / ``target/release``.
+The shared library ``libwerf_sync.so`` comes inside the package (the wheel carries it);
+``$WERF_SYNC_LIB`` names another build to use instead.
 """
 
 from __future__ import annotations
