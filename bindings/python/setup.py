@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import List
 
 from setuptools import setup
+from setuptools.command.build import build
 from setuptools.command.build_ext import build_ext
 from setuptools.command.sdist import sdist
 from setuptools_rust import Binding, RustExtension, Strip
@@ -60,6 +61,16 @@ def shared_library_suffix() -> str:
     if sys.platform == "win32":
         return ".dll"
     return ".so"
+
+
+class Build(build):
+    """Starts from an empty ``build/lib``: pip builds in the source tree, and setuptools
+    never removes what an earlier build left there, so a file renamed or deleted since (an
+    old library name, a removed module) would ship in the wheel again."""
+
+    def run(self) -> None:
+        shutil.rmtree(self.build_lib, ignore_errors=True)
+        super().run()
 
 
 class BuildExt(build_ext):
@@ -110,6 +121,6 @@ setup(
             strip=Strip.All,
         )
     ],
-    cmdclass={"build_ext": BuildExt, "bdist_wheel": BdistWheel, "sdist": Sdist},
+    cmdclass={"build": Build, "build_ext": BuildExt, "bdist_wheel": BdistWheel, "sdist": Sdist},
     zip_safe=False,
 )
