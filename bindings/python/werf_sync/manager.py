@@ -174,7 +174,11 @@ class ManagerOps:
     # One line each over manager_lock and a name builder.
 
     def lock_stage_cache(
-        self, project: str, digest: str, timeout: Optional[float] = None, cancel: Optional["CancelToken"] = None
+        self,
+        project: str,
+        digest: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
     ) -> LockHandle:
         """werf's ``LockStageCache`` (werf <= v1.2.76): exclusive lock ``PROJECT.DIGEST.cache``."""
         return self.manager_lock(names.stage_cache(project, digest), timeout=timeout, cancel=cancel)
@@ -206,8 +210,7 @@ class ManagerOps:
     ) -> LockHandle:
         """werf's ``LockDeployProcess`` (werf v1.1): exclusive lock
         ``project/PROJECT;release/RELEASE;kube_context/CONTEXT``."""
-        name = names.deploy_process(project, release, kube_context)
-        return self.manager_lock(name, timeout=timeout, cancel=cancel)
+        return self.manager_lock(names.deploy_process(project, release, kube_context), False, timeout, cancel)
 
     def unlock(self, handle: LockHandle) -> None:
         """Releases the lock ``handle`` identifies (lockgate's ``Release``). Raises NotFound
