@@ -94,6 +94,7 @@ macro_rules! unsupported_backend {
 }
 
 pub mod conformance;
+pub mod distributed;
 pub mod http;
 pub mod kubernetes;
 pub mod lease;
@@ -141,6 +142,18 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
     /// Releases the lock of `handle`. A handle that is not held (never acquired, or already
     /// unlocked) is an error, never silently ignored.
     fn unlock(&self, handle: &LockHandle) -> Result<()>;
+
+    /// Whether the lock of `handle` was lost while held: `Some(`[`Error::LostLease`](crate::Error::LostLease)`)`
+    /// once a remote backend found its lease gone or taken (or could not renew it before it
+    /// expired); `None` while it is held, and for a handle this backend does not hold. A
+    /// holder polls this (or uses the backend's callback, such as
+    /// [`DistributedLocker::on_lost_lease`](distributed::DistributedLocker::on_lost_lease))
+    /// to stop work that the lock no longer protects. `:local` locks cannot be lost: the
+    /// default says `None`.
+    fn lost(&self, handle: &LockHandle) -> Option<crate::Error> {
+        let _ = handle;
+        None
+    }
 
     /// werf's lock name for building stage `digest` of `project` in this mode:
     /// `PROJECT.DIGEST` for `:local` and `http(s)://` (the default), `PROJECT/stage/DIGEST`
