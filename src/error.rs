@@ -120,6 +120,18 @@ pub enum Error {
         address: String,
     },
 
+    /// The synchronization at `address` works, but not for this operation (the stages
+    /// storage cache over `http(s)://`, which no current werf server serves).
+    #[error("{operation} is not available over {address}: {reason}")]
+    UnsupportedOperation {
+        /// The refused operation (e.g. `"get_stages_by_digest"`).
+        operation: &'static str,
+        /// The address, redacted.
+        address: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
+
     /// A remote synchronization (`http(s)://` server, `kubernetes://` cluster) could not be
     /// reached, refused the request, or answered outside its protocol.
     #[error("synchronization at {address}: {reason}")]

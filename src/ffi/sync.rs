@@ -116,6 +116,14 @@ pub unsafe extern "C" fn werf_sync_open_address(
             .map_err(crate::Error::from)?
             .unwrap_or(Address::Local);
         crate::backend::ensure_supported(&address)?;
+        // This handle is `:local` only until the remote backends are wired in here.
+        if !address.is_local() {
+            return Err(crate::Error::Unsupported {
+                mode: address.mode(),
+                address: address.redacted(),
+            }
+            .into());
+        }
         // SAFETY: `out_sync` is writable by the caller's contract.
         unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
         Ok(())

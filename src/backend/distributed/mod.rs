@@ -193,6 +193,10 @@ impl<B: LeaseBackend> Shared<B> {
 }
 
 impl<B: LeaseBackend> LockBackend for DistributedLocker<B> {
+    fn ensure_available(&self) -> Result<()> {
+        self.shared.backend.ensure_available()
+    }
+
     fn lock(&self, name: &str, options: LockOptions<'_>) -> Result<LockHandle> {
         let started = Instant::now();
         // A timeout too long for the clock never expires, as for `:local`.

@@ -21,7 +21,7 @@ pub const NOT_ACQUIRED: u8 = 75;
 pub fn code_for(err: &Error) -> ExitCode {
     ExitCode::from(match err {
         Error::InvalidArgument { .. } | Error::Address(_) => INVALID_INPUT,
-        Error::Unsupported { .. } => UNAVAILABLE,
+        Error::Unsupported { .. } | Error::UnsupportedOperation { .. } => UNAVAILABLE,
         Error::Timeout { .. } | Error::Cancelled { .. } => NOT_ACQUIRED,
         Error::WouldDeadlock { .. } => SOFTWARE,
         _ => IO,

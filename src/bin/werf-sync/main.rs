@@ -67,7 +67,14 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     // (werf's default for a local stages storage). Checked first, for every command: a
     // remote address must stop us before anything is touched.
     let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
-    werf_sync::backend::ensure_supported(&address)?;
+    // The commands below work on a werf home only: a remote address is refused even when
+    // the library speaks it, until a command is wired to the remote backend.
+    if !address.is_local() {
+        return Err(werf_sync::Error::Unsupported {
+            mode: address.mode(),
+            address: address.redacted(),
+        });
+    }
     // `stress` runs on a temporary home unless --home is given; WERF_HOME does not count.
     let cli = match cli.command {
         Command::Stress(args) => return stress::run(cli.home.as_deref(), args),
