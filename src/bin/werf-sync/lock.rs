@@ -31,6 +31,29 @@ pub struct LockArgs {
     command: Vec<String>,
 }
 
+/// What `lock` was asked, for the remote implementation (remote.rs).
+pub struct LockRequest<'a> {
+    pub name: &'a str,
+    pub shared: bool,
+    pub nonblock: bool,
+    pub timeout: Option<Duration>,
+    pub conflict_exit_code: u8,
+    pub command: &'a [String],
+}
+
+impl LockArgs {
+    pub fn request(&self) -> LockRequest<'_> {
+        LockRequest {
+            name: &self.name,
+            shared: self.shared,
+            nonblock: self.nonblock,
+            timeout: self.timeout,
+            conflict_exit_code: self.conflict_exit_code,
+            command: &self.command,
+        }
+    }
+}
+
 /// List lock files with the PIDs and modes of their holders.
 #[derive(Args)]
 pub struct LocksArgs {
@@ -94,14 +117,7 @@ pub fn run_lock(home: &WerfHome, args: LockArgs) -> werf_sync::Result<ExitCode> 
 fn run_command(command: &[String]) -> ExitCode {
     let (program, args) = command.split_first().expect("clap requires a command");
     match Command::new(program).args(args).status() {
-        Ok(status) => {
-            use std::os::unix::process::ExitStatusExt;
-            let code = status
-                .code()
-                .or_else(|| status.signal().map(|s| 128 + s))
-                .unwrap_or(1);
-            ExitCode::from(u8::try_from(code).unwrap_or(1))
-        }
+        Ok(status) => exit::of_status(status),
         Err(err) => {
             eprintln!("werf-sync: cannot run {program:?}: {err}");
             ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {

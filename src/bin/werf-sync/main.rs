@@ -7,13 +7,14 @@
 mod cache;
 mod exit;
 mod lock;
+mod remote;
 mod stress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use werf_sync::{Address, WerfHome};
+use werf_sync::{Address, Synchronization, WerfHome};
 
 /// werf's `--synchronization=:local`: named file locks shared with werf, fast handoff.
 #[derive(Parser)]
@@ -23,8 +24,9 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
 
-    /// werf's synchronization address (default :local). This build speaks only :local;
-    /// kubernetes:// and http(s):// addresses exit 69.
+    /// werf's synchronization address (default :local). `lock` also speaks werf's
+    /// synchronization server (http(s)://HOST:PORT); other commands and kubernetes://
+    /// addresses exit 69.
     // The variable's value is hidden from --help: it may hold kubeconfig data.
     #[arg(
         long,
@@ -34,6 +36,12 @@ struct Cli {
         hide_env_values = true
     )]
     synchronization: Option<String>,
+
+    /// The client ID on an http(s):// synchronization server: the lock namespace shared
+    /// with werf (werf keeps its ID in `client-id-<ID>-<ms>` tags of its --repo). Without
+    /// one, the server hands out a fresh ID, which is printed.
+    #[arg(long, global = true, value_name = "ID", env = "WERF_SYNC_CLIENT_ID")]
+    client_id: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -67,8 +75,13 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     // (werf's default for a local stages storage). Checked first, for every command: a
     // remote address must stop us before anything is touched.
     let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
-    // The commands below work on a werf home only: a remote address is refused even when
-    // the library speaks it, until a command is wired to the remote backend.
+    // `lock` speaks werf's synchronization server; everything else works on a werf home
+    // only, so any other remote use is refused before anything is touched.
+    if let (Address::Http(_), Command::Lock(args)) = (&address, &cli.command) {
+        let home = WerfHome::resolve(cli.home.as_deref())?;
+        let sync = Synchronization::with_client_id(address, home, cli.client_id.as_deref())?;
+        return remote::run_lock(&sync, args.request(), cli.client_id.is_some());
+    }
     if !address.is_local() {
         return Err(werf_sync::Error::Unsupported {
             mode: address.mode(),
