@@ -31,6 +31,8 @@ def test_every_class_matches_the_librarys_status_name() -> None:
         werf_sync.InternalError: "PANIC",
         werf_sync.WrongFileType: "WRONG_FILE_TYPE",
         werf_sync.ShouldResetCache: "SHOULD_RESET_CACHE",
+        werf_sync.LostLease: "LOST_LEASE",
+        werf_sync.Unavailable: "UNAVAILABLE",
     }
     assert set(names) == set(_BY_STATUS.values())
     for cls, name in names.items():

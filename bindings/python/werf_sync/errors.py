@@ -117,6 +117,21 @@ class ShouldResetCache(WerfSyncError):
     STATUS = 12
 
 
+class LostLease(WerfSyncError):
+    """A lock held on a synchronization server lost its lease (the server restarted, or
+    renewals failed until the lease could have expired): it protects nothing any more. The
+    message names the lock, the lease, the server and the reason. See ``Sync.lost``."""
+
+    STATUS = 13
+
+
+class Unavailable(WerfSyncError, ConnectionError):
+    """The synchronization server could not be reached or answered outside its protocol;
+    the message names the server (without credentials)."""
+
+    STATUS = 14
+
+
 class Closed(WerfSyncError, ValueError):
     """The :class:`~werf_sync.Sync` (or lock guard) was already closed (released)."""
 
@@ -136,6 +151,8 @@ _BY_STATUS: Dict[int, Type[WerfSyncError]] = {
         InternalError,
         WrongFileType,
         ShouldResetCache,
+        LostLease,
+        Unavailable,
     )
 }
 
