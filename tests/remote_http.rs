@@ -153,7 +153,10 @@ fn different_client_ids_do_not_exclude_each_other() {
     let held = rust.lock_stage("p", "d").unwrap();
     let other = client(&server.url, &b);
     let theirs = other.try_lock("p.d", LockMode::Exclusive).unwrap().unwrap();
-    assert!(GoPeer::try_once(&server.url, &b, "p.d", false) == false);
+    assert!(
+        !GoPeer::try_once(&server.url, &b, "p.d", false),
+        "Go in b vs Rust in b"
+    );
     assert!(!GoPeer::try_once(&server.url, &a, "p.d", false));
     other.unlock(&theirs).unwrap();
     assert!(GoPeer::try_once(&server.url, &b, "p.d", false));

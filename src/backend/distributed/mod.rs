@@ -2,11 +2,11 @@
 //! once for any [`LeaseBackend`]: [`DistributedLocker`] turns three lease operations into a
 //! [`LockBackend`] — waits, renewals, lost leases, release.
 //!
-//! - **Waiting** is polling ([`poll`]): the server cannot notify. After the first try finds
+//! - **Waiting** is polling (module `poll`): the server cannot notify. After the first try finds
 //!   the lock held, the on-wait callback runs once, then the locker sleeps a jittered
 //!   [`DEFAULT_POLL_INTERVAL`] (configurable) and tries again, until it gets the lock, its
 //!   deadline passes ([`Error::Timeout`]) or its cancel token fires ([`Error::Cancelled`]).
-//! - **Renewing**: one background thread per locker ([`renewer`]) renews every held lease
+//! - **Renewing**: one background thread per locker (module `renewer`) renews every held lease
 //!   every [`RENEW_PERIOD`](crate::backend::lease::RENEW_PERIOD).
 //! - **Lost leases** are never silent: `log::error!`, the callback set with
 //!   [`DistributedLocker::on_lost_lease`], [`LockBackend::lost`] for the handle, and
