@@ -119,6 +119,12 @@ impl Proc {
         }
     }
 
+    /// The child's process ID.
+    #[allow(dead_code)] // not every test file signals its children
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, and reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

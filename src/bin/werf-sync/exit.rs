@@ -33,14 +33,3 @@ pub fn code_for(err: &Error) -> ExitCode {
         _ => IO,
     })
 }
-
-/// Our exit code for a command's exit status, as shells do: its exit code, 128 + the signal
-/// that killed it.
-pub fn of_status(status: std::process::ExitStatus) -> ExitCode {
-    use std::os::unix::process::ExitStatusExt;
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1);
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
