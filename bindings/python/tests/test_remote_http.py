@@ -14,7 +14,8 @@ import pytest
 
 import werf_sync
 
-from conftest import REPO_ROOT
+# The repository holding this test file: the Go server and peer are built from its sources.
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
