@@ -29,7 +29,6 @@ pub mod address;
 pub mod backend;
 pub mod cache;
 pub mod error;
-pub mod ffi;
 pub mod home;
 pub mod lock;
 pub mod manager;

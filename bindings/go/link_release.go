@@ -7,6 +7,6 @@ package werfsync
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libwerf_sync.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libwerf_sync_c.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 */
 import "C"

@@ -7,9 +7,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use werf_sync::ffi::sync::{werf_sync_open, WerfSync};
+use werf_sync_c::sync::{werf_sync_open, WerfSync};
 
-#[path = "../../tests/reliability/ffi_driver.rs"]
+#[path = "../../bindings/c/tests/fuzz_smoke/ffi_driver.rs"]
 mod ffi_driver;
 
 struct Sync(*mut WerfSync);

@@ -11,8 +11,6 @@ mod child;
 mod crash;
 mod descriptors;
 mod diskfull;
-mod ffi;
-mod ffi_driver;
 mod fuzz;
 mod hostile;
 mod load;

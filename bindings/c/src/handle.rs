@@ -7,7 +7,7 @@ use super::args::{out_arg, owned_c_string, str_arg};
 use super::boundary::{catch, catch_value};
 use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
-use crate::LockHandle;
+use werf_sync::LockHandle;
 
 /// A lock held by a `WerfSync`'s lock manager, as werf and lockgate identify it: a random
 /// UUID and the lock name (JSON `{"uuid":…,"lockName":…}`).

@@ -8,7 +8,7 @@ use super::cancel::WerfSyncCancelToken;
 use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
 use super::sync::WerfSync;
-use crate::{LockGuard, LockOptions};
+use werf_sync::{LockGuard, LockOptions};
 
 /// A held lock. Freeing or releasing it releases the lock (`LOCK_UN`, then close — as werf
 /// does). It does not depend on the `WerfSync` it came from, which may be freed first.

@@ -62,8 +62,8 @@ impl Failure {
     }
 }
 
-impl From<crate::Error> for Failure {
-    fn from(error: crate::Error) -> Self {
+impl From<werf_sync::Error> for Failure {
+    fn from(error: werf_sync::Error) -> Self {
         Failure::new(WerfSyncStatus::of(&error), error.to_string())
     }
 }

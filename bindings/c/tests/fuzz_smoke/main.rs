@@ -4,9 +4,9 @@
 use std::ptr;
 
 use proptest::prelude::*;
-use werf_sync::ffi::sync::{werf_sync_free, werf_sync_open, WerfSync};
+use werf_sync_c::sync::{werf_sync_free, werf_sync_open, WerfSync};
 
-use crate::ffi_driver;
+mod ffi_driver;
 
 /// An open `WerfSync` on a temporary home, freed on drop.
 struct Opened {

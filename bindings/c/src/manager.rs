@@ -11,8 +11,8 @@ use super::handle::WerfSyncLockHandle;
 use super::lock::lock_options;
 use super::status::WerfSyncStatus;
 use super::sync::WerfSync;
-use crate::manager::names;
-use crate::LockOptions;
+use werf_sync::manager::names;
+use werf_sync::LockOptions;
 
 const EXCLUSIVE: u32 = WerfSyncLockMode::Exclusive as u32;
 const SHARED: u32 = WerfSyncLockMode::Shared as u32;

@@ -8,7 +8,7 @@ use super::boundary::{catch, catch_value};
 use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
 use super::sync::WerfSync;
-use crate::StageId;
+use werf_sync::StageId;
 
 /// One stage: its digest and its unique ID (Unix epoch milliseconds when it was stored).
 ///

@@ -6,7 +6,7 @@ use super::args::{handle_arg, out_arg, str_arg};
 use super::boundary::{catch, catch_value};
 use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
-use crate::address::{Address, KubeConfig, Mode};
+use werf_sync::address::{Address, KubeConfig, Mode};
 
 /// The kind of synchronization an address selects.
 #[repr(u32)]
@@ -87,7 +87,7 @@ pub unsafe extern "C" fn werf_sync_address_parse(
         // SAFETY: the caller's contract for `(text, text_len)`.
         let text = unsafe { str_arg(text, text_len, "synchronization address") }?;
         let out = out_arg(out_address, "out_address")?;
-        let address = Address::parse(text).map_err(crate::Error::from)?;
+        let address = Address::parse(text).map_err(werf_sync::Error::from)?;
         // SAFETY: `out_address` is writable by the caller's contract.
         unsafe { out.write(Box::into_raw(Box::new(WerfSyncAddress::new(address)))) };
         Ok(())

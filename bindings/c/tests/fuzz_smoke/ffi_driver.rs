@@ -1,7 +1,7 @@
 //! Drives the C ABI with arbitrary bytes: every entry point that takes caller data gets
 //! arbitrary strings (invalid UTF-8, NULs, NULL with or without a length), modes, part
 //! numbers, status codes and stage lists, as a C caller could pass them. Shared by the
-//! `ffi` cargo-fuzz target (`fuzz/fuzz_targets/ffi.rs`) and the smoke test (`ffi.rs`) via
+//! `ffi` cargo-fuzz target (`fuzz/fuzz_targets/ffi.rs`) and the smoke test (`main.rs` here) via
 //! `#[path]`, so both check the same thing: no call panics or crashes, every failure
 //! returns a status other than `Panic` with a non-empty UTF-8 message, and every object
 //! handed out can be freed.
@@ -12,13 +12,13 @@
 use std::ffi::{c_char, CStr};
 use std::ptr;
 
-use werf_sync::ffi::address::*;
-use werf_sync::ffi::cache::*;
-use werf_sync::ffi::error::*;
-use werf_sync::ffi::handle::*;
-use werf_sync::ffi::lock::*;
-use werf_sync::ffi::status::*;
-use werf_sync::ffi::sync::*;
+use werf_sync_c::address::*;
+use werf_sync_c::cache::*;
+use werf_sync_c::error::*;
+use werf_sync_c::handle::*;
+use werf_sync_c::lock::*;
+use werf_sync_c::status::*;
+use werf_sync_c::sync::*;
 
 /// Reads the fuzz input front to back; runs dry into zeros and empty strings.
 pub struct Input<'a>(pub &'a [u8]);
@@ -82,7 +82,7 @@ fn check(status: WerfSyncStatus, error: *mut WerfSyncError, call: &str) {
 
 /// Runs one sequence of C calls chosen by `data` against `sync` (an open handle on a
 /// throwaway home).
-pub fn drive(data: &[u8], sync: *const WerfSync) {
+pub(crate) fn drive(data: &[u8], sync: *const WerfSync) {
     let mut input = Input(data);
     for _ in 0..8 {
         let mut error = ptr::null_mut();

@@ -31,7 +31,7 @@ mod tests {
 
     #[test]
     fn header_constants_match_the_package_version() {
-        let header = include_str!("../../include/werf_sync.h");
+        let header = include_str!("../../../include/werf_sync.h");
         let define = format!(
             "#define WERF_SYNC_VERSION \"{}\"",
             env!("CARGO_PKG_VERSION")

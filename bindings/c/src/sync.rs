@@ -7,8 +7,8 @@ use super::args::{handle_arg, out_arg, owned_c_string, str_arg};
 use super::boundary::{catch, catch_value};
 use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
-use crate::address::{Address, SYNCHRONIZATION_ENV};
-use crate::{LockManager, Locker, StagesStorageCache, WerfHome};
+use werf_sync::address::{Address, SYNCHRONIZATION_ENV};
+use werf_sync::{LockManager, Locker, StagesStorageCache, WerfHome};
 
 /// A `:local` synchronization: werf's named locks and werf's stages storage cache below one
 /// werf home.
@@ -113,9 +113,9 @@ pub unsafe extern "C" fn werf_sync_open_address(
         let home = unsafe { home_arg(home, home_len) }?;
         let env = std::env::var(SYNCHRONIZATION_ENV).ok();
         let address = Address::select(Some(text).filter(|t| !t.is_empty()), env.as_deref())
-            .map_err(crate::Error::from)?
+            .map_err(werf_sync::Error::from)?
             .unwrap_or(Address::Local);
-        crate::backend::ensure_supported(&address)?;
+        werf_sync::backend::ensure_supported(&address)?;
         // SAFETY: `out_sync` is writable by the caller's contract.
         unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
         Ok(())

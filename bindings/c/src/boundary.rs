@@ -61,7 +61,7 @@ fn panic_failure(payload: Box<dyn Any + Send>) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::error::{werf_sync_error_free, werf_sync_error_message};
+    use crate::error::{werf_sync_error_free, werf_sync_error_message};
     use std::ffi::CStr;
 
     #[test]

@@ -5,7 +5,7 @@ use super::args::handle_arg;
 use super::boundary::{catch, catch_value};
 use super::error::WerfSyncError;
 use super::status::WerfSyncStatus;
-use crate::CancelToken;
+use werf_sync::CancelToken;
 
 /// A cancel token. Pass it to `werf_sync_lock` (or a lock manager function); calling
 /// `werf_sync_cancel_token_cancel` from any thread makes every wait using it return

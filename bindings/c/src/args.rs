@@ -9,7 +9,7 @@ use std::ffi::{c_char, CString};
 use std::time::Duration;
 
 use super::error::Failure;
-use crate::LockMode;
+use werf_sync::LockMode;
 
 /// `timeout_ms` value meaning "no timeout: wait until acquired or cancelled".
 pub const WERF_SYNC_NO_TIMEOUT: i64 = -1;
@@ -127,7 +127,7 @@ pub(crate) fn owned_c_string(value: &str, what: &str) -> Result<*mut c_char, Fai
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::status::WerfSyncStatus;
+    use crate::status::WerfSyncStatus;
 
     #[test]
     fn strings() {

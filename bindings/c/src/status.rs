@@ -1,6 +1,6 @@
 //! The status code every fallible C function returns, and how crate errors map to it.
 
-use crate::Error;
+use werf_sync::Error;
 
 /// The result of a call. `WERF_SYNC_STATUS_OK` (0) is success; every other value is a
 /// failure whose human-readable message comes back through the call's optional
@@ -67,6 +67,8 @@ impl WerfSyncStatus {
             Error::UnknownHandle { .. } => WerfSyncStatus::NotFound,
             Error::LostLease { .. } => WerfSyncStatus::LostLease,
             Error::Remote { .. } => WerfSyncStatus::Unavailable,
+            // `Error` is non-exhaustive: a variant newer than this match is still an error.
+            _ => WerfSyncStatus::Io,
         }
     }
 
