@@ -1,5 +1,11 @@
-//! `kubernetes://NAMESPACE[:CONTEXT][@CONFIG]`: **not implemented** — a stub that carries the
-//! parsed address and fails every call with [`Error::Unsupported`].
+//! `kubernetes://NAMESPACE[:CONTEXT][@CONFIG]`.
+//!
+//! With the cargo feature `kubernetes`, [`ConfigMapLeases`] is lockgate's lease backend on
+//! ConfigMap annotations (a [`LeaseBackend`](crate::backend::lease::LeaseBackend), tested
+//! against a real kube-apiserver and lockgate's own Go locker by `scripts/test-kubernetes`).
+//! [`KubernetesBackend`] is still a stub that carries the parsed address and fails every
+//! call with [`Error::Unsupported`]; it becomes the generic distributed locker over
+//! `ConfigMapLeases` once that locker exists.
 //!
 //! # The protocol an implementation must speak (werf, lockgate)
 //!
@@ -35,6 +41,23 @@
 
 use crate::address::{KubernetesAddress, Mode};
 use crate::error::Error;
+
+#[cfg(feature = "kubernetes")]
+mod cluster;
+#[cfg(feature = "kubernetes")]
+mod leases;
+#[cfg(feature = "kubernetes")]
+mod record;
+
+#[cfg(feature = "kubernetes")]
+pub use leases::{ConfigMapLeases, SHARED_CONFIG_MAP};
+
+/// werf's lock name for building stage `digest` of `project` in `kubernetes://` mode:
+/// `PROJECT/stage/DIGEST` (werf's `KubernetesLockManager.LockStage`). Its ConfigMap is
+/// `werf-PROJECT`.
+pub fn stage_lock_name(project: &str, digest: &str) -> String {
+    format!("{project}/stage/{digest}")
+}
 
 /// The `kubernetes://` backends: not implemented in this build.
 #[derive(Debug, Clone, PartialEq, Eq)]
