@@ -637,3 +637,45 @@ fn address_selects_context_and_inline_kubeconfig() {
     let handle = try_take(&by_data, lock, false).unwrap();
     by_data.release(&handle).unwrap();
 }
+
+#[test]
+fn exec_plugin_credentials() {
+    let Some(c) = cluster("exec_plugin_credentials") else {
+        return;
+    };
+    // A client-go credential plugin (as cloud CLIs are) handing out the admin token.
+    let admin = std::fs::read_to_string(&c.kubeconfig).unwrap();
+    let token = admin
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("token: "))
+        .expect("the admin kubeconfig has a token")
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("credential-plugin");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\
+             \"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exec = admin.replace(
+        &format!("    token: {token}"),
+        &format!(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never",
+            plugin.display()
+        ),
+    );
+    assert!(
+        !exec.contains(&token),
+        "the token comes only from the plugin"
+    );
+    let path = dir.path().join("exec.kubeconfig");
+    std::fs::write(&path, exec).unwrap();
+    let leases = leases_with(&path, NAMESPACE);
+    let handle = try_take(&leases, "exec/stage/d1", false).unwrap();
+    leases.release(&handle).unwrap();
+}
