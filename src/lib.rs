@@ -41,3 +41,9 @@ pub use error::{Error, Result};
 pub use home::WerfHome;
 pub use lock::{CancelToken, LockGuard, LockMode, LockOptions, Locker};
 pub use manager::{LockHandle, LockManager};
+
+/// The README's Rust snippets, compiled by `cargo test --doc` as they are printed there (they
+/// are `no_run`: they would lock in the real werf home).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -25,9 +25,17 @@ fn put_get_ls_rm_round_trip_with_werfs_bytes_and_exit_codes() {
     let h = home.path();
     let get = werf_sync(h, &["cache", "get", "proj", D1]);
     assert_eq!(get.status.code(), Some(1), "a miss exits 1");
+    assert_eq!(stdout(&get), "");
     assert_eq!(
-        werf_sync(h, &["cache", "ls", "proj"]).status.code(),
-        Some(1)
+        String::from_utf8_lossy(&get.stderr),
+        format!("werf-sync: miss: no cache record for proj {D1}\n"),
+        "and says so on stderr"
+    );
+    let ls = werf_sync(h, &["cache", "ls", "proj"]);
+    assert_eq!(ls.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&ls.stderr),
+        "werf-sync: miss: project proj has no cache directory\n"
     );
 
     let id = format!("{D1}-1647350000123");

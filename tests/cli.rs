@@ -53,6 +53,30 @@ fn lock_exits_with_the_commands_status() {
 }
 
 #[test]
+fn command_forms_as_flock() {
+    let home = TempHome::new();
+    // Without `--`, everything after the command is its own, options included.
+    let echo_args = ["sh", "-c", "echo \"[$*]\"", "sh", "-n", "--x", "-c"];
+    let out = run(werf_sync(&home).args(["lock", NAME]).args(echo_args));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "[-n --x -c]\n");
+    let out = run(werf_sync(&home)
+        .args(["lock", "-n", NAME, "--"])
+        .args(echo_args));
+    assert_eq!(text(&out.stdout), "[-n --x -c]\n");
+    // -c runs one shell command line with `sh -c`, before or after NAME.
+    for args in [
+        vec!["lock", NAME, "-c", "echo $0 \"$1\"; exit 4"],
+        vec!["lock", "-c", "echo $0 \"$1\"; exit 4", NAME],
+        vec!["lock", NAME, "--command", "echo $0 \"$1\"; exit 4"],
+    ] {
+        let out = run(werf_sync(&home).args(&args));
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        assert_eq!(text(&out.stdout), "sh \n", "{args:?}");
+    }
+}
+
+#[test]
 fn command_holds_the_lock_while_it_runs() {
     let home = TempHome::new();
     // The command itself tries the lock through a nested CLI: it must find it held.
@@ -72,49 +96,65 @@ fn nonblock_on_a_held_lock_exits_75_or_the_conflict_code() {
     let out = run(werf_sync(&home).args(["lock", "--nonblock", NAME, "--", "echo", "ran"]));
     assert_eq!(out.status.code(), Some(75));
     assert_eq!(text(&out.stdout), "", "the command must not run");
+    assert_eq!(text(&out.stderr), "", "quiet by default, as flock(1)");
+    let out = run(werf_sync(&home).args(["lock", "-n", "-v", NAME, "echo", "ran"]));
+    assert_eq!(out.status.code(), Some(75));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(NAME) && !stderr.contains("Waiting"),
-        "{stderr}"
+    assert_eq!(
+        stderr,
+        format!("werf-sync: lock \"{NAME}\" is held elsewhere\n"),
+        "-v says why"
     );
-    let out = run(werf_sync(&home).args([
-        "lock",
-        "--nonblock",
-        "--conflict-exit-code",
-        "9",
-        NAME,
-        "--",
-        "true",
-    ]));
-    assert_eq!(out.status.code(), Some(9));
-    // A shared request is compatible with the shared holder.
-    let out = run(werf_sync(&home).args(["lock", "--shared", "--nonblock", NAME, "--", "true"]));
-    assert_eq!(out.status.code(), Some(0));
+    for code in ["--conflict-exit-code", "-E"] {
+        let out = run(werf_sync(&home).args(["lock", "-n", code, "9", NAME, "true"]));
+        assert_eq!(out.status.code(), Some(9), "{code}");
+    }
+    // A shared request is compatible with the shared holder; the last of -s/-x counts.
+    for shared in [vec!["--shared"], vec!["-s"], vec!["-x", "-s"]] {
+        let out = run(werf_sync(&home)
+            .args(["lock", "-n"])
+            .args(&shared)
+            .args([NAME, "true"]));
+        assert_eq!(out.status.code(), Some(0), "{shared:?}");
+    }
+    for exclusive in [
+        vec![],
+        vec!["-x"],
+        vec!["-e"],
+        vec!["--exclusive"],
+        vec!["-s", "-x"],
+    ] {
+        let out = run(werf_sync(&home)
+            .args(["lock", "-n"])
+            .args(&exclusive)
+            .args([NAME, "true"]));
+        assert_eq!(out.status.code(), Some(75), "{exclusive:?}");
+    }
 }
 
 #[test]
 fn timeout_on_a_held_lock_exits_75_after_waiting() {
     let home = TempHome::new();
     let _held = home.locker.lock(NAME, LockMode::Exclusive).unwrap();
-    let started = Instant::now();
-    let out = run(werf_sync(&home).args(["lock", "--timeout", "0.3", NAME, "--", "echo", "ran"]));
-    let waited = started.elapsed();
-    assert_eq!(out.status.code(), Some(75));
-    assert!(waited >= Duration::from_millis(300), "{waited:?}");
-    assert_eq!(text(&out.stdout), "");
-    let stderr = text(&out.stderr);
-    assert_eq!(stderr.matches(WAITING).count(), 1, "{stderr}");
-    assert!(stderr.contains("timed out"), "{stderr}");
-    let out = run(werf_sync(&home).args([
-        "lock",
-        "--timeout",
-        "0",
-        "--conflict-exit-code",
-        "3",
-        NAME,
-        "--",
-        "true",
-    ]));
+    for (timeout, verbose) in [("--timeout", false), ("-w", true), ("--wait", false)] {
+        let started = Instant::now();
+        let out = run(werf_sync(&home)
+            .args(["lock", timeout, "0.3"])
+            .args(verbose.then_some("-v"))
+            .args([NAME, "echo", "ran"]));
+        let waited = started.elapsed();
+        assert_eq!(out.status.code(), Some(75));
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert_eq!(text(&out.stdout), "");
+        let stderr = text(&out.stderr);
+        if verbose {
+            assert_eq!(stderr.matches(WAITING).count(), 1, "{stderr}");
+            assert!(stderr.contains("timed out"), "{stderr}");
+        } else {
+            assert_eq!(stderr, "", "quiet by default, as flock(1)");
+        }
+    }
+    let out = run(werf_sync(&home).args(["lock", "-v", "-w", "0", "-E", "3", NAME, "true"]));
     assert_eq!(out.status.code(), Some(3));
     assert!(
         !text(&out.stderr).contains("Waiting"),
@@ -123,9 +163,14 @@ fn timeout_on_a_held_lock_exits_75_after_waiting() {
 }
 
 #[test]
-fn waiting_is_printed_once_on_stderr_when_it_waits() {
+fn waiting_is_printed_once_on_stderr_with_verbose() {
     let home = TempHome::new();
-    for args in [vec![], vec!["--timeout", "60"], vec!["--shared"]] {
+    for args in [
+        vec!["-v"],
+        vec!["--verbose", "--timeout", "60"],
+        vec!["-s", "-v"],
+        vec![],
+    ] {
         let held = home.locker.lock(NAME, LockMode::Exclusive).unwrap();
         let child = werf_sync(&home)
             .arg("lock")
@@ -144,7 +189,19 @@ fn waiting_is_printed_once_on_stderr_when_it_waits() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert_eq!(text(&out.stdout), "ran\n", "{args:?}");
-        assert_eq!(text(&out.stderr), format!("{WAITING}\n"), "{args:?}");
+        let stderr = text(&out.stderr);
+        if args.is_empty() {
+            assert_eq!(stderr, "", "quiet by default");
+            continue;
+        }
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines[0], WAITING, "{args:?}");
+        assert!(
+            lines[1].starts_with("werf-sync: getting lock took "),
+            "{stderr}"
+        );
+        assert_eq!(lines[2], "werf-sync: executing echo ran", "{stderr}");
+        assert_eq!(lines.len(), 3, "{stderr}");
     }
 }
 
@@ -214,17 +271,21 @@ fn gc_deletes_free_lock_files_and_keeps_held_ones() {
     let _held = home.locker.lock("b", LockMode::Exclusive).unwrap();
     let out = run(werf_sync(&home).args(["gc", "--min-age", "3600"]));
     assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
     assert!(
-        text(&out.stdout).starts_with("deleted 0 lock files"),
-        "{}",
-        text(&out.stdout)
+        stdout.starts_with("deleted 0 lock files; kept "),
+        "{stdout}"
     );
+    assert!(
+        stdout.contains(" younger than 1h, 0 other entries"),
+        "{stdout}"
+    );
+    // With the default min-age 0 nothing is "younger than 0".
     let out = run(werf_sync(&home).arg("gc"));
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stdout).starts_with("deleted 2 lock files; kept 1 held"),
-        "{}",
-        text(&out.stdout)
+    assert_eq!(
+        text(&out.stdout),
+        "deleted 2 lock files; kept 1 held, 0 other entries\n"
     );
     assert!(!home.werf_path("a").exists() && !home.werf_path("c").exists());
     assert!(home.werf_path("b").exists());
@@ -233,21 +294,35 @@ fn gc_deletes_free_lock_files_and_keeps_held_ones() {
 #[test]
 fn errors_are_one_line_with_sysexits_codes() {
     let home = TempHome::new();
+    // Usage errors exit 2 and name what was wrong.
     let usage = [
-        vec!["lock", NAME], // no command
-        vec!["lock", "--nonblock", "--timeout", "1", NAME, "--", "true"],
-        vec!["lock", "--timeout", "-1", NAME, "--", "true"],
-        vec!["lock", "--timeout", "soon", NAME, "--", "true"],
-        vec!["frobnicate"],
+        (vec!["lock", NAME], "<COMMAND>"), // no command
+        (vec!["lock", "-n", "-w", "1", NAME, "true"], "--timeout"),
+        (
+            vec!["lock", "--timeout", "-1", NAME, "true"],
+            "\"-1\" is not a finite",
+        ),
+        (vec!["lock", "-E", "-1", NAME, "true"], "'-1'"),
+        (
+            vec!["lock", "-w", "soon", NAME, "true"],
+            "\"soon\" is not a number",
+        ),
+        (
+            vec!["lock", "-w", "inf", NAME, "true"],
+            "\"inf\" is not a finite",
+        ),
+        (
+            vec!["lock", "-E", "256", NAME, "true"],
+            "256 is not in 0..=255",
+        ),
+        (vec!["lock", NAME, "-c", "true", "extra"], "--command"),
+        (vec!["frobnicate"], "frobnicate"),
     ];
-    for args in usage {
+    for (args, named) in usage {
         let out = run(werf_sync(&home).args(&args));
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
     }
     // An empty WERF_HOME is invalid input, not "the current directory".
     let out = run(Command::new(env!("CARGO_BIN_EXE_werf-sync"))

@@ -97,3 +97,64 @@ fn bad_arguments_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn interrupt_prints_the_summary_so_far_and_removes_the_temporary_home() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_werf-sync"))
+        .args(["stress", "--processes", "2", "--duration", "120"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Not a terminal: a progress line each second. Interrupt once operations are counted.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no progress line");
+        if !line.contains(" 0 ops") {
+            break;
+        }
+    }
+    // SIGINT to werf-sync alone (as `kill -INT`): it must stop its workers itself.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "stopped well before the 120 s"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("(interrupted: the numbers so far)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("invariants: OK"), "{stdout}");
+    let home = stdout
+        .split(", home ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (temporary, removed)").next())
+        .unwrap_or_else(|| panic!("no temporary home in\n{stdout}"));
+    assert!(
+        !std::path::Path::new(home).exists(),
+        "{home} was not removed"
+    );
+}
+
+#[test]
+fn help_says_which_home_stress_uses() {
+    let out = stress(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("temporary one, removed afterwards, unless --home is given"),
+        "{help}"
+    );
+    assert!(help.contains("`stress`: a temporary home"), "{help}");
+}

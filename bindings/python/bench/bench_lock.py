@@ -8,9 +8,8 @@ The contenders run interleaved — a block of each in turn, many rounds — and 
 total time over total time, so load from other processes on a shared machine hits all of
 them alike. Prints the time per lock+unlock of each and the binding's ratios.
 
-    cargo build --release --lib
-    python3 -m pip install filelock        # optional peer
-    WERF_SYNC_LIB=target/release/libwerf_sync.so python3 bindings/python/bench/bench_lock.py
+    pip install ./bindings/python filelock    # the package (a release build inside); optional peer
+    python3 bindings/python/bench/bench_lock.py
 """
 
 from __future__ import annotations
@@ -21,11 +20,9 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Callable, Dict, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import werf_sync  # noqa: E402
+import werf_sync  # the installed package (its wheel carries the library)
 
 
 def per_op(bodies: Dict[str, Callable[[], None]], block: int, rounds: int) -> Dict[str, float]:

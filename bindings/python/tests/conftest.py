@@ -1,21 +1,20 @@
 """Shared fixtures: a fresh werf home per test, an open Sync, and what subprocesses need to
-use the same library (Python workers) or the Rust CLI."""
+use the same library (Python workers) or the Rust CLI.
+
+The suite tests the installed package (``scripts/test-python`` installs it into a fresh
+virtualenv with pip): run pytest from outside ``bindings/python``, or the source tree's
+``werf_sync`` — which has no library inside — would shadow the installed one.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # bindings/python
-REPO_ROOT = PACKAGE_ROOT.parent.parent
-sys.path.insert(0, str(PACKAGE_ROOT))
-
-import werf_sync  # noqa: E402
-from werf_sync._abi import lib  # noqa: E402
+import werf_sync
 
 
 @pytest.fixture
@@ -35,17 +34,19 @@ def sync(home: Path) -> Iterator[werf_sync.Sync]:
 
 @pytest.fixture
 def child_env() -> Dict[str, str]:
-    """The environment for a Python child process that must load the same library."""
-    env = dict(os.environ)
-    env["WERF_SYNC_LIB"] = str(lib().path)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    return env
+    """The environment for a Python child process (``sys.executable``, so the same
+    installation and library; ``$WERF_SYNC_LIB`` passes through when set)."""
+    return dict(os.environ)
 
 
 @pytest.fixture
 def cli() -> Path:
-    """The Rust CLI built next to the library (``cargo build`` makes both)."""
-    path = lib().path.parent / "werf-sync"
+    """The Rust CLI, from ``$WERF_SYNC_CLI`` (``scripts/test-python`` builds it with
+    ``cargo build --features cli``)."""
+    value = os.environ.get("WERF_SYNC_CLI")
+    if not value:
+        pytest.fail("set WERF_SYNC_CLI to the werf-sync command (cargo build --features cli)")
+    path = Path(value)
     if not path.is_file():
-        pytest.fail(f"the werf-sync CLI is not at {path}; run `cargo build` first")
+        pytest.fail(f"WERF_SYNC_CLI is {value!r}, which is not a file")
     return path

@@ -31,6 +31,8 @@ def test_every_class_matches_the_librarys_status_name() -> None:
         werf_sync.InternalError: "PANIC",
         werf_sync.WrongFileType: "WRONG_FILE_TYPE",
         werf_sync.ShouldResetCache: "SHOULD_RESET_CACHE",
+        werf_sync.LostLease: "LOST_LEASE",
+        werf_sync.Unavailable: "UNAVAILABLE",
     }
     assert set(names) == set(_BY_STATUS.values())
     for cls, name in names.items():
@@ -45,6 +47,7 @@ def test_python_builtin_bases() -> None:
     assert issubclass(werf_sync.InvalidArgument, ValueError)
     assert issubclass(werf_sync.NotFound, LookupError)
     assert issubclass(werf_sync.IoError, OSError)
+    assert issubclass(werf_sync.Unavailable, ConnectionError)
 
 
 def test_invalid_utf8_from_c_names_the_argument(sync: werf_sync.Sync) -> None:
@@ -118,9 +121,17 @@ def test_library_not_found_says_where_it_looked(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(werf_sync.LibraryNotFound, match="WERF_SYNC_LIB.*nope.so"):
         _library.find_library()
     monkeypatch.delenv("WERF_SYNC_LIB")
-    monkeypatch.setattr(_library, "candidate_paths", lambda: [tmp_path / "a.so", tmp_path / "b.so"])
-    with pytest.raises(werf_sync.LibraryNotFound, match="a.so.*b.so.*cargo build"):
+    monkeypatch.setattr(_library, "bundled_path", lambda: tmp_path / "a.so")
+    with pytest.raises(werf_sync.LibraryNotFound, match="a.so.*pip install"):
         _library.find_library()
+
+
+def test_the_installed_package_loads_its_own_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WERF_SYNC_LIB", raising=False)
+    bundled = _library.find_library()
+    assert bundled == Path(werf_sync.__file__).resolve().parent / _library.library_file_name()
+    if "WERF_SYNC_LIB" not in os.environ:
+        assert _abi.lib().path == bundled
 
 
 def test_library_not_found_in_a_fresh_process(child_env: dict, tmp_path: Path) -> None:

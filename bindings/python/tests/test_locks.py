@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,11 +106,61 @@ def test_cancel_from_another_thread(sync: werf_sync.Sync) -> None:
         sync.lock("c", cancel=token)  # cancellation is permanent, even for a free lock
 
 
-def test_same_thread_relock_is_a_deadlock_error(sync: werf_sync.Sync) -> None:
+def test_same_thread_relock_waits_like_lockgate(sync: werf_sync.Sync) -> None:
+    # Not re-entrant: the second acquisition waits for the first (every wait carries a
+    # cancel token for close(), so the library's same-thread deadlock check does not apply).
     with sync.lock("d"):
-        with pytest.raises(werf_sync.Deadlock) as caught:
-            sync.lock("d")
-    assert '"d"' in str(caught.value)
+        with pytest.raises(werf_sync.Timeout) as caught:
+            sync.lock("d", timeout=0.05)
+    assert caught.value.lock_name == "d"
+
+
+def test_close_ends_a_wait_without_timeout(home: Path) -> None:
+    """close() while another thread waits forever: the wait ends at once with Cancelled
+    and close() returns (it used to wait for the waiter, forever)."""
+    holder = werf_sync.open(home)
+    guard = holder.lock("w")
+    waiter_sync = werf_sync.open(home)
+    outcome: list = []
+
+    def waiter() -> None:
+        try:
+            waiter_sync.lock("w")
+        except werf_sync.Cancelled as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.2)
+    assert thread.is_alive(), "the waiter must be waiting"
+    start = time.monotonic()
+    closer = threading.Thread(target=waiter_sync.close)
+    closer.start()
+    closer.join(5)
+    thread.join(5)
+    assert not closer.is_alive() and not thread.is_alive()
+    assert time.monotonic() - start < 1
+    assert len(outcome) == 1 and outcome[0].lock_name == "w" and "closed" in str(outcome[0])
+    with pytest.raises(werf_sync.Closed):
+        waiter_sync.lock("w")
+    guard.release()
+    holder.close()
+
+
+def test_a_caller_token_and_close_both_end_a_wait(home: Path) -> None:
+    with werf_sync.open(home) as holder, holder.lock("both"):
+        with werf_sync.open(home) as sync:
+            token = werf_sync.CancelToken()
+            threading.Timer(0.1, token.cancel).start()
+            with pytest.raises(werf_sync.Cancelled) as caught:
+                sync.lock("both", cancel=token)
+            assert "closed" not in str(caught.value)
+            # The caller's token is not cancelled by close(), so it may serve other waits.
+            other = werf_sync.CancelToken()
+            threading.Timer(0.1, sync.close).start()
+            with pytest.raises(werf_sync.Cancelled, match="closed"):
+                sync.lock("both", cancel=other)
+            assert not other.cancelled
 
 
 def test_guard_release_twice_and_release_inside_with(sync: werf_sync.Sync) -> None:
@@ -150,25 +201,6 @@ def test_closed_sync_raises_closed(home) -> None:
     sync.close()  # harmless
     with pytest.raises(werf_sync.Closed, match="closed"):
         sync.lock("x")
-
-
-def test_close_waits_for_a_call_in_progress(sync: werf_sync.Sync) -> None:
-    holder = sync.lock("w")
-    token = werf_sync.CancelToken()
-    thread = threading.Thread(target=lambda: pytest.raises(werf_sync.Cancelled, sync.lock, "w", cancel=token))
-    thread.start()
-    time.sleep(0.1)
-    closer = threading.Thread(target=sync.close)
-    closer.start()
-    closer.join(0.2)
-    assert closer.is_alive(), "close() must wait for the waiting lock call"
-    with pytest.raises(werf_sync.Closed):
-        sync.try_lock("other")  # new calls are refused while close() waits
-    token.cancel()
-    closer.join(5)
-    thread.join(5)
-    assert sync.closed
-    holder.release()
 
 
 def test_threads_of_one_process_exclude_each_other(sync: werf_sync.Sync) -> None:

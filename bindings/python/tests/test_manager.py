@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,5 +92,37 @@ def test_close_releases_manager_locks(home: Path) -> None:
 def test_manager_arguments_are_named_in_errors(sync: werf_sync.Sync) -> None:
     with pytest.raises(werf_sync.InvalidArgument, match="digest"):
         sync.lock_stage("p", "\udc80")
-    with pytest.raises(werf_sync.InvalidArgument, match="kube context"):
-        sync.lock_deploy_process("p", "r", None)  # type: ignore[arg-type]
+    with pytest.raises(werf_sync.InvalidArgument, match="lock name"):
+        sync.lock_deploy_process("p", "r", "\udc80")
+
+
+def test_names_are_werfs() -> None:
+    names = werf_sync.names
+    assert names.stage("p", "d") == "p.d"
+    assert names.stage_cache("p", "d") == "p.d.cache"
+    assert names.image("i") == "i.image"
+    assert names.stages_and_images("p") == "p.stages_and_images"
+    assert names.deploy_process("p", "r", "c") == "project/p;release/r;kube_context/c"
+
+
+def test_close_ends_a_manager_wait(home: Path) -> None:
+    holder = werf_sync.open(home)
+    handle = holder.lock_stage("p", "d")
+    waiter = werf_sync.open(home)
+    outcome: list = []
+
+    def wait() -> None:
+        try:
+            waiter.lock_stage("p", "d")
+        except werf_sync.Cancelled as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.2)  # let it block in the library
+    waiter.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and outcome[0].lock_name == "p.d" and "closed" in str(outcome[0])
+    holder.unlock(handle)
+    holder.close()

@@ -73,6 +73,9 @@ def test_cli_nonblock_exits_75_while_python_holds(sync: werf_sync.Sync, home: Pa
     with sync.lock("cli-name", timeout=5):
         run = cli_lock(cli, home, "--nonblock", "cli-name", "--", "true")
         assert run.returncode == NOT_ACQUIRED, run.stderr
+        assert run.stderr == "", "quiet by default, as flock(1)"
+        run = cli_lock(cli, home, "--nonblock", "--verbose", "cli-name", "--", "true")
+        assert run.returncode == NOT_ACQUIRED, run.stderr
         assert "cli-name" in run.stderr
         run = cli_lock(cli, home, "--timeout", "0.2", "cli-name", "--", "true")
         assert run.returncode == NOT_ACQUIRED, run.stderr

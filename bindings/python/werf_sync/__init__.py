@@ -7,12 +7,13 @@ that exclude Go werf (lockgate) on the very same files — over the crate's C AB
         with sync.lock("myproject.0123abcd", timeout=30):
             ...                                          # build the stage
 
-The shared library ``libwerf_sync.so`` is found through ``$WERF_SYNC_LIB``, next to this
-package, or in the repository's ``target/debug`` / ``target/release``.
+The shared library ``libwerf_sync.so`` comes inside the package (the wheel carries it);
+``$WERF_SYNC_LIB`` names another build to use instead.
 """
 
 from __future__ import annotations
 
+from . import names
 from ._library import LibraryNotFound
 from .address import Address, AddressMode, parse_address
 from .cache import StageId, StagesStorageCache
@@ -25,9 +26,11 @@ from .errors import (
     InternalError,
     InvalidArgument,
     IoError,
+    LostLease,
     NotFound,
     ShouldResetCache,
     Timeout,
+    Unavailable,
     Unsupported,
     WerfSyncError,
     WouldBlock,
@@ -51,17 +54,20 @@ __all__ = [
     "LibraryNotFound",
     "LockGuard",
     "LockHandle",
+    "LostLease",
     "NotFound",
     "ShouldResetCache",
     "StageId",
     "StagesStorageCache",
     "Sync",
     "Timeout",
+    "Unavailable",
     "Unsupported",
     "WerfSyncError",
     "WouldBlock",
     "WrongFileType",
     "library_version",
+    "names",
     "open",
     "parse_address",
 ]

@@ -92,22 +92,6 @@ _PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...]]] = {
         STATUS,
         (POINTER(Sync), STR, STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
     ),
-    "werf_sync_lock_stage_cache": (
-        STATUS,
-        (POINTER(Sync), STR, STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
-    ),
-    "werf_sync_lock_image": (
-        STATUS,
-        (POINTER(Sync), STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
-    ),
-    "werf_sync_lock_stages_and_images": (
-        STATUS,
-        (POINTER(Sync), STR, c_bool, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
-    ),
-    "werf_sync_lock_deploy_process": (
-        STATUS,
-        (POINTER(Sync), STR, STR, STR, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),
-    ),
     "werf_sync_manager_lock": (
         STATUS,
         (POINTER(Sync), STR, c_uint32, c_int64, POINTER(Token), POINTER(POINTER(Handle)), ERR),

@@ -1,13 +1,16 @@
 """Finding and loading the werf-sync shared library (``libwerf_sync.so``).
 
-The package is pure Python: it needs no compiler at install time, only the shared library
-that ``cargo build`` makes. Where it looks, in order:
+The wheel carries the library inside the package (``werf_sync/libwerf_sync.so``, built from
+the repository's C ABI crate by ``setup.py`` when the package is built or installed). Where
+it is looked for, in order:
 
-1. ``$WERF_SYNC_LIB`` — the path of the library file. When set, nothing else is tried, so a
-   typo fails loudly instead of silently picking up some other build.
-2. Next to this package (``werf_sync/libwerf_sync.so``), for a wheel that bundles it.
-3. The repository's ``target/debug`` then ``target/release`` (for a checkout where the
-   package is used in place from ``bindings/python``).
+1. ``$WERF_SYNC_LIB`` — the path of a library file, to use another build (a debug build, the
+   C library installed system-wide). When set, nothing else is tried, so a typo fails
+   loudly instead of silently loading the bundled library.
+2. Inside this package, where the wheel put it.
+
+Never in a repository's ``target/`` directory: a package that works only next to a cargo
+build is not installed (ffi-conventions.md, rule 10).
 """
 
 from __future__ import annotations
@@ -21,22 +24,15 @@ ENV_VAR = "WERF_SYNC_LIB"
 
 
 def library_file_name() -> str:
-    """The platform's file name of the shared library."""
+    """The platform's file name of the bundled library (as ``setup.py`` names it)."""
     if sys.platform == "darwin":
         return "libwerf_sync.dylib"
     return "libwerf_sync.so"
 
 
-def candidate_paths() -> list[Path]:
-    """Where the library is looked for when ``$WERF_SYNC_LIB`` is not set, in order."""
-    name = library_file_name()
-    package_dir = Path(__file__).resolve().parent
-    repo_root = package_dir.parent.parent.parent  # bindings/python/werf_sync -> repo
-    return [
-        package_dir / name,
-        repo_root / "target" / "debug" / name,
-        repo_root / "target" / "release" / name,
-    ]
+def bundled_path() -> Path:
+    """Where the wheel puts the library: inside this package."""
+    return Path(__file__).resolve().parent / library_file_name()
 
 
 class LibraryNotFound(OSError):
@@ -51,16 +47,14 @@ def find_library() -> Path:
         if not path.is_file():
             raise LibraryNotFound(f"${ENV_VAR} is set to {explicit!r}, which is not a file")
         return path
-    candidates = candidate_paths()
-    for path in candidates:
-        if path.is_file():
-            return path
-    looked = ", ".join(str(p) for p in candidates)
+    path = bundled_path()
+    if path.is_file():
+        return path
     raise LibraryNotFound(
-        f"cannot find the werf-sync shared library {library_file_name()}: "
-        f"${ENV_VAR} is not set and it is not at any of: {looked}. "
-        f"Build it with `cargo build` in the werf-sync repository, "
-        f"or set {ENV_VAR} to its path."
+        f"the werf-sync shared library is not at {path} and ${ENV_VAR} is not set. "
+        f"Install the package with pip (`pip install ./bindings/python` in the werf-sync "
+        f"repository builds the library with cargo and puts it there), "
+        f"or set {ENV_VAR} to the path of a libwerf_sync build."
     )
 
 

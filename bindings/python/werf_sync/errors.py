@@ -92,7 +92,9 @@ class Unsupported(WerfSyncError):
 
 
 class Deadlock(WerfSyncError, RuntimeError):
-    """The calling thread would wait forever on a lock it holds itself."""
+    """The calling thread would wait forever on a lock it holds itself. The library checks
+    this only for waits with neither timeout nor cancel token; waits through this package
+    always carry a token (for ``Sync.close()``), so they wait instead, like lockgate's."""
 
     STATUS = 9
 
@@ -117,6 +119,20 @@ class ShouldResetCache(WerfSyncError):
     STATUS = 12
 
 
+class LostLease(WerfSyncError):
+    """A remote lock's lease was lost (the server or another client says it is gone or
+    someone else's): assume another holder has the lock."""
+
+    STATUS = 13
+
+
+class Unavailable(WerfSyncError, ConnectionError):
+    """The synchronization server or cluster could not be reached, refused the request or
+    answered something that is not its protocol; the message names the address."""
+
+    STATUS = 14
+
+
 class Closed(WerfSyncError, ValueError):
     """The :class:`~werf_sync.Sync` (or lock guard) was already closed (released)."""
 
@@ -136,6 +152,8 @@ _BY_STATUS: Dict[int, Type[WerfSyncError]] = {
         InternalError,
         WrongFileType,
         ShouldResetCache,
+        LostLease,
+        Unavailable,
     )
 }
 

@@ -1,7 +1,10 @@
-"""werf's lock manager operations (``LockStage`` and friends) and their handles.
+"""werf's lock manager: locks held by the :class:`~werf_sync.Sync` under a
+:class:`LockHandle`, as werf's lock manager and lockgate do, until
+:meth:`ManagerOps.unlock` or ``Sync.close()``.
 
-Locks taken here are held by the :class:`~werf_sync.Sync` under a :class:`LockHandle`, as
-werf's lock manager and lockgate do, until :meth:`ManagerOps.unlock` or ``Sync.close()``.
+werf's operations are lock names (:mod:`werf_sync.names`); every method here takes a name,
+except :meth:`ManagerOps.lock_stage`, werf's most common one, and the one-line helpers
+over :mod:`~werf_sync.names`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import ctypes
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from . import _abi
+from . import _abi, names
 from ._call import call, encode, take_string, timeout_ms
 from .errors import WouldBlock
 
@@ -88,114 +91,8 @@ class ManagerOps:
     def _use(self, body: Callable[[Any], T]) -> T:  # provided by Sync
         raise NotImplementedError
 
-    def _manager_wait(
-        self,
-        function: str,
-        lock_name: str,
-        strings: tuple[str, ...],
-        what: tuple[str, ...],
-        extra: tuple[Any, ...],
-        timeout: Optional[float],
-        cancel: Optional["CancelToken"],
-    ) -> LockHandle:
-        args: list[Any] = []
-        for value, name in zip(strings, what):
-            data = encode(value, name)
-            args += [data, len(data)]
-        ms = timeout_ms(timeout)
-        token = cancel._ptr if cancel is not None else None
-
-        def body(ptr: Any) -> LockHandle:
-            out = ctypes.POINTER(_abi.Handle)()
-            fn = getattr(_abi.lib(), function)
-            call(fn, ptr, *args, *extra, ms, token, ctypes.byref(out), lock_name=lock_name)
-            return _take_handle(out)
-
-        return self._use(body)
-
-    def lock_stage(
-        self,
-        project: str,
-        digest: str,
-        timeout: Optional[float] = None,
-        cancel: Optional["CancelToken"] = None,
-    ) -> LockHandle:
-        """werf's ``LockStage``: exclusive lock ``PROJECT.DIGEST``."""
-        return self._manager_wait(
-            "werf_sync_lock_stage",
-            f"{project}.{digest}",
-            (project, digest),
-            ("project", "digest"),
-            (),
-            timeout,
-            cancel,
-        )
-
-    def lock_stage_cache(
-        self,
-        project: str,
-        digest: str,
-        timeout: Optional[float] = None,
-        cancel: Optional["CancelToken"] = None,
-    ) -> LockHandle:
-        """werf's ``LockStageCache`` (werf <= v1.2.76): exclusive lock ``PROJECT.DIGEST.cache``."""
-        return self._manager_wait(
-            "werf_sync_lock_stage_cache",
-            f"{project}.{digest}.cache",
-            (project, digest),
-            ("project", "digest"),
-            (),
-            timeout,
-            cancel,
-        )
-
-    def lock_image(
-        self, image: str, timeout: Optional[float] = None, cancel: Optional["CancelToken"] = None
-    ) -> LockHandle:
-        """werf's ``LockImage`` (werf v1.1): exclusive lock ``IMAGE.image``."""
-        return self._manager_wait(
-            "werf_sync_lock_image", f"{image}.image", (image,), ("image",), (), timeout, cancel
-        )
-
-    def lock_stages_and_images(
-        self,
-        project: str,
-        shared: bool = False,
-        timeout: Optional[float] = None,
-        cancel: Optional["CancelToken"] = None,
-    ) -> LockHandle:
-        """werf's ``LockStagesAndImages`` (werf v1.1): lock ``PROJECT.stages_and_images``,
-        shared when werf only gets or creates images."""
-        return self._manager_wait(
-            "werf_sync_lock_stages_and_images",
-            f"{project}.stages_and_images",
-            (project,),
-            ("project",),
-            (bool(shared),),
-            timeout,
-            cancel,
-        )
-
-    def lock_deploy_process(
-        self,
-        project: str,
-        release: str,
-        kube_context: str,
-        timeout: Optional[float] = None,
-        cancel: Optional["CancelToken"] = None,
-    ) -> LockHandle:
-        """werf's ``LockDeployProcess`` (werf v1.1): exclusive lock
-        ``project/PROJECT;release/RELEASE;kube_context/CONTEXT``."""
-        name = f"project/{project};release/{release};kube_context/{kube_context}"
-        return self._manager_wait(
-            "werf_sync_lock_deploy_process",
-            name,
-            (project, release, kube_context),
-            ("project", "release", "kube context"),
-            (),
-            timeout,
-            cancel,
-        )
+    def _wait(self, body: Callable[[Any, Any], T], cancel: Optional["CancelToken"], lock_name: str) -> T:
+        raise NotImplementedError  # provided by Sync
 
     def manager_lock(
         self,
@@ -204,11 +101,20 @@ class ManagerOps:
         timeout: Optional[float] = None,
         cancel: Optional["CancelToken"] = None,
     ) -> LockHandle:
-        """Any lock ``name`` through the lock manager (lockgate's ``Acquire``)."""
+        """Acquires lock ``name`` through the lock manager (lockgate's ``Acquire``), held
+        until :meth:`unlock` or ``Sync.close()``; names of werf's operations come from
+        :mod:`werf_sync.names`."""
         mode = _abi.MODE_SHARED if shared else _abi.MODE_EXCLUSIVE
-        return self._manager_wait(
-            "werf_sync_manager_lock", name, (name,), ("lock name",), (mode,), timeout, cancel
-        )
+        data = encode(name, "lock name")
+        ms = timeout_ms(timeout)
+
+        def body(ptr: Any, token: Any) -> LockHandle:
+            out = ctypes.POINTER(_abi.Handle)()
+            fn = _abi.lib().werf_sync_manager_lock
+            call(fn, ptr, data, len(data), mode, ms, token, ctypes.byref(out), lock_name=name)
+            return _take_handle(out)
+
+        return self._wait(body, cancel, name)
 
     def manager_try_lock(self, name: str, shared: bool = False) -> Optional[LockHandle]:
         """One non-blocking attempt through the lock manager (lockgate's ``Acquire`` with
@@ -233,6 +139,78 @@ class ManagerOps:
             return _take_handle(out)
 
         return self._use(body)
+
+    def lock_stage(
+        self,
+        project: str,
+        digest: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
+        """werf's ``LockStage``: exclusive lock ``PROJECT.DIGEST`` (:func:`names.stage`).
+        An invalid project or digest is an InvalidArgument naming which."""
+        p, d = encode(project, "project"), encode(digest, "digest")
+        ms = timeout_ms(timeout)
+        name = names.stage(project, digest)
+
+        def body(ptr: Any, token: Any) -> LockHandle:
+            out = ctypes.POINTER(_abi.Handle)()
+            call(
+                _abi.lib().werf_sync_lock_stage,
+                ptr,
+                p,
+                len(p),
+                d,
+                len(d),
+                ms,
+                token,
+                ctypes.byref(out),
+                lock_name=name,
+            )
+            return _take_handle(out)
+
+        return self._wait(body, cancel, name)
+
+    # One line each over manager_lock and a name builder.
+
+    def lock_stage_cache(
+        self,
+        project: str,
+        digest: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
+        """werf's ``LockStageCache`` (werf <= v1.2.76): exclusive lock ``PROJECT.DIGEST.cache``."""
+        return self.manager_lock(names.stage_cache(project, digest), timeout=timeout, cancel=cancel)
+
+    def lock_image(
+        self, image: str, timeout: Optional[float] = None, cancel: Optional["CancelToken"] = None
+    ) -> LockHandle:
+        """werf's ``LockImage`` (werf v1.1): exclusive lock ``IMAGE.image``."""
+        return self.manager_lock(names.image(image), timeout=timeout, cancel=cancel)
+
+    def lock_stages_and_images(
+        self,
+        project: str,
+        shared: bool = False,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
+        """werf's ``LockStagesAndImages`` (werf v1.1): lock ``PROJECT.stages_and_images``,
+        shared when werf only gets or creates images."""
+        return self.manager_lock(names.stages_and_images(project), shared, timeout, cancel)
+
+    def lock_deploy_process(
+        self,
+        project: str,
+        release: str,
+        kube_context: str,
+        timeout: Optional[float] = None,
+        cancel: Optional["CancelToken"] = None,
+    ) -> LockHandle:
+        """werf's ``LockDeployProcess`` (werf v1.1): exclusive lock
+        ``project/PROJECT;release/RELEASE;kube_context/CONTEXT``."""
+        return self.manager_lock(names.deploy_process(project, release, kube_context), False, timeout, cancel)
 
     def unlock(self, handle: LockHandle) -> None:
         """Releases the lock ``handle`` identifies (lockgate's ``Release``). Raises NotFound

@@ -7,13 +7,13 @@ import ctypes
 import os
 import threading
 from types import TracebackType
-from typing import Any, Callable, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Optional, Set, Type, TypeVar, Union
 
 from . import _abi
 from ._call import call, encode, take_string, timeout_ms
 from .cache import StagesStorageCache
 from .cancel import CancelToken
-from .errors import Closed, WouldBlock
+from .errors import Cancelled, Closed, WouldBlock
 from .guard import LockGuard
 from .manager import ManagerOps
 
@@ -31,7 +31,8 @@ class Sync(ManagerOps):
     :func:`werf_sync.open`; close it with :meth:`close` or a ``with`` block.
 
     Thread safety: every method may run concurrently from any number of threads.
-    :meth:`close` waits for calls in progress to return (cancel their waits first).
+    :meth:`close` cancels waits for locks in progress (they raise
+    :class:`~werf_sync.Cancelled`) and waits for the other calls in progress to return.
 
     Fork: a forked child must open its own Sync. Closing an inherited one in the child
     frees nothing, because freeing would unlock the lock manager's locks, whose open file
@@ -52,6 +53,7 @@ class Sync(ManagerOps):
         self._pid = os.getpid()
         self._users = 0  # calls in progress; close() waits for 0
         self._closing = False
+        self._waits: Set[CancelToken] = set()  # the tokens of waits in progress; close() cancels them
         self._idle = threading.Condition(threading.Lock())
         data = encode("" if home is None else home, "werf home")
         ptr = ctypes.POINTER(_abi.Sync)()
@@ -81,12 +83,50 @@ class Sync(ManagerOps):
                 if self._users == 0:
                     self._idle.notify_all()
 
+    def _wait(self, body: Callable[[Any, Any], T], cancel: Optional[CancelToken], lock_name: str) -> T:
+        """Runs the waiting call ``body(ptr, token)`` with a cancel token of its own, which
+        :meth:`close` cancels; the caller's ``cancel`` token, if any, cancels it too. (A C
+        wait takes one token, and close() must not cancel the caller's, which may serve
+        other waits.)
+
+        A wait with a token skips the library's same-thread deadlock check: a thread that
+        waits without a timeout for a lock it holds itself waits until a token cancels it
+        or the Sync is closed."""
+        token = CancelToken()
+        with self._idle:
+            if not self._ptr or self._closing:
+                raise Closed("this werf-sync Sync is closed")
+            self._users += 1
+            self._waits.add(token)
+            ptr = self._ptr
+        unlink = cancel._link(token) if cancel is not None else None
+        try:
+            return body(ptr, token._ptr)
+        except Cancelled as err:
+            if self._closing and not (cancel is not None and cancel.cancelled):
+                raise Cancelled(
+                    f"{err.message}: the Sync was closed", err.status, lock_name=lock_name
+                ) from None
+            raise
+        finally:
+            if unlink is not None:
+                unlink()
+            with self._idle:
+                self._waits.discard(token)
+                self._users -= 1
+                if self._users == 0:
+                    self._idle.notify_all()
+
     def close(self) -> None:
         """Releases the locks still held through the lock manager methods (``lock_stage``,
         ...) and frees the handle. Lock guards from :meth:`lock` / :meth:`try_lock` stay held
-        until released. Waits for calls in progress; closing twice is harmless."""
+        until released. Waits for locks in progress end at once with
+        :class:`~werf_sync.Cancelled`; close() waits for the other calls in progress to
+        return. Closing twice is harmless."""
         with self._idle:
             self._closing = True
+            for token in self._waits:
+                token.cancel()
             while self._users:
                 self._idle.wait()
             ptr, self._ptr = self._ptr, None
@@ -192,19 +232,22 @@ class Sync(ManagerOps):
 
         Raises:
             Timeout: the timeout passed (``TimeoutError``; ``.lock_name`` names the lock).
-            Cancelled: ``cancel`` was cancelled.
-            Deadlock: without timeout and token, this thread already holds the lock in a
-                conflicting mode and would wait forever.
+            Cancelled: ``cancel`` was cancelled, or the Sync closed.
 
         The wait runs inside the library, so Python handles signals (Ctrl-C's
         KeyboardInterrupt) only once it returns: bound it with ``timeout``, or cancel it
-        through ``cancel`` from another thread.
+        through ``cancel`` (or :meth:`close`) from another thread. Like lockgate, locks are
+        not re-entrant: a thread that waits for a lock it holds itself waits until then.
         """
-        data = encode(name, "lock name")
         ms = timeout_ms(timeout)
-        token = cancel._ptr if cancel is not None else None
+        if cancel is None or not cancel.cancelled:
+            # The uncontended case: one call, no cancel token.
+            guard = self.try_lock(name, shared)
+            if guard is not None:
+                return guard
+        data = encode(name, "lock name")
 
-        def body(ptr: Any) -> LockGuard:
+        def body(ptr: Any, token: Any) -> LockGuard:
             guard = ctypes.POINTER(_abi.Guard)()
             call(
                 _abi.lib().werf_sync_lock,
@@ -219,7 +262,7 @@ class Sync(ManagerOps):
             )
             return LockGuard(guard, name, shared)
 
-        return self._use(body)
+        return self._wait(body, cancel, name)
 
 
 def open(home: Optional[PathArg] = None, address: Optional[str] = None) -> Sync:  # noqa: A001

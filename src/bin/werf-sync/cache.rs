@@ -48,6 +48,16 @@ enum CacheCommand {
     },
 }
 
+impl CacheArgs {
+    /// `get` and `ls`.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self.command,
+            CacheCommand::Get { .. } | CacheCommand::Ls { .. }
+        )
+    }
+}
+
 pub fn run(home: &WerfHome, args: CacheArgs) -> werf_sync::Result<ExitCode> {
     let cache = StagesStorageCache::new(home.clone()).on_unreadable(|path, why| {
         eprintln!("werf-sync: ignoring {}: {why}", path.display());
@@ -57,8 +67,14 @@ pub fn run(home: &WerfHome, args: CacheArgs) -> werf_sync::Result<ExitCode> {
             json,
             project,
             digest,
-        } => print_stages(cache.get_stages_by_digest(&project, &digest)?, json),
-        CacheCommand::Ls { json, project } => print_stages(cache.get_all_stages(&project)?, json),
+        } => match cache.get_stages_by_digest(&project, &digest)? {
+            Some(stages) => Ok(print_stages(&stages, json)),
+            None => Ok(miss(&format!("no cache record for {project} {digest}"))),
+        },
+        CacheCommand::Ls { json, project } => match cache.get_all_stages(&project)? {
+            Some(stages) => Ok(print_stages(&stages, json)),
+            None => Ok(miss(&format!("project {project} has no cache directory"))),
+        },
         CacheCommand::Put {
             project,
             digest,
@@ -88,13 +104,16 @@ pub fn run(home: &WerfHome, args: CacheArgs) -> werf_sync::Result<ExitCode> {
     }
 }
 
-/// Prints a hit (one ID per line, or werf's JSON); a miss prints nothing and exits 1.
-fn print_stages(stages: Option<Vec<StageId>>, json: bool) -> werf_sync::Result<ExitCode> {
-    let Some(stages) = stages else {
-        return Ok(ExitCode::from(exit::MISS));
-    };
+/// A miss: said on stderr (stdout stays empty for scripts), exit 1 as grep(1) does.
+fn miss(what: &str) -> ExitCode {
+    eprintln!("werf-sync: miss: {what}");
+    ExitCode::from(exit::MISS)
+}
+
+/// Prints a hit: one ID per line, or werf's JSON.
+fn print_stages(stages: &[StageId], json: bool) -> ExitCode {
     let out = if json {
-        encode_record(&stages)
+        encode_record(stages)
     } else {
         stages
             .iter()
@@ -104,5 +123,5 @@ fn print_stages(stages: Option<Vec<StageId>>, json: bool) -> werf_sync::Result<E
     };
     // A closed pipe (`| head`) is not worth an error message.
     let _ = std::io::stdout().lock().write_all(&out);
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -1,58 +1,98 @@
-//! `werf-sync lock`, `locks` and `gc`.
+//! `werf-sync lock`: run a command while holding a lock, as flock(1) does.
 
-use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use werf_sync::lock::HoldersSource;
 use werf_sync::{Error, LockMode, LockOptions, Locker, WerfHome};
 
-use crate::exit;
+use crate::{child, exit};
 
-/// Run COMMAND while holding the lock NAME; exit with its status.
+/// Run COMMAND while holding the lock NAME, as flock(1) does; exit with its status.
+///
+/// The command inherits the locked descriptor, so the lock is held until the command and every
+/// process that inherited the descriptor from it have exited, even if werf-sync is killed.
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to werf-sync are forwarded to the command.
 #[derive(Args)]
+#[command(
+    override_usage = "werf-sync lock [OPTIONS] NAME COMMAND [ARG]...\n       \
+                      werf-sync lock [OPTIONS] NAME -c SHELL_COMMAND"
+)]
+#[command(after_help = "\
+Exit status: the command's (128+N if signal N killed it; 126 if it cannot be run, 127 if \
+not found), 75 or --conflict-exit-code when the lock was not acquired.")]
 pub struct LockArgs {
-    /// Take a shared lock instead of an exclusive one.
-    #[arg(long)]
+    /// Take a shared lock.
+    #[arg(short, long, overrides_with = "exclusive")]
     shared: bool,
+    /// Take an exclusive lock (the default). `-e` as in flock(1).
+    #[arg(short = 'x', short_alias = 'e', long, overrides_with = "shared")]
+    exclusive: bool,
     /// Do not wait: exit 75 (or --conflict-exit-code) when the lock is held elsewhere.
-    #[arg(long, conflicts_with = "timeout")]
+    #[arg(short, long, conflicts_with = "timeout")]
     nonblock: bool,
     /// Wait at most SECONDS (fractions allowed), then exit 75 (or --conflict-exit-code).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// `--wait` as in flock(1).
+    #[arg(
+        short = 'w',
+        long,
+        alias = "wait",
+        value_name = "SECONDS",
+        value_parser = parse_seconds,
+        allow_negative_numbers = true
+    )]
     timeout: Option<Duration>,
     /// Exit code when the lock was not acquired.
-    #[arg(long, value_name = "N", default_value_t = exit::NOT_ACQUIRED)]
+    #[arg(
+        short = 'E',
+        long,
+        value_name = "N",
+        default_value_t = exit::NOT_ACQUIRED,
+        allow_negative_numbers = true
+    )]
     conflict_exit_code: u8,
+    /// Do not pass the lock to the command (for a command that starts a daemon, which should
+    /// not hold it): werf-sync alone holds it, so killing werf-sync with SIGKILL frees it
+    /// while the command may still run.
+    #[arg(short = 'o', long)]
+    close: bool,
+    /// Print werf's "Waiting for locked" line, why the lock was not acquired, and what runs.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Run SHELL_COMMAND with `sh -c` instead of COMMAND.
+    #[arg(short = 'c', long = "command", value_name = "SHELL_COMMAND")]
+    shell_command: Option<String>,
     /// The lock name (any string; werf's names look like PROJECT.DIGEST).
     name: String,
-    /// The command to run and its arguments.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The command to run and its arguments (`--` before it is allowed, not needed).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND",
+        required_unless_present = "shell_command",
+        conflicts_with = "shell_command"
+    )]
     command: Vec<String>,
 }
 
-/// List lock files with the PIDs and modes of their holders.
-#[derive(Args)]
-pub struct LocksArgs {
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+impl LockArgs {
+    /// The program and its arguments, as given or as `sh -c SHELL_COMMAND`.
+    fn argv(&self) -> Vec<&str> {
+        match &self.shell_command {
+            Some(line) => vec!["sh", "-c", line],
+            None => self.command.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
-/// Delete lock files that nobody holds, safely against concurrent acquirers.
-#[derive(Args)]
-pub struct GcArgs {
-    /// Keep lock files created less than SECONDS ago.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0")]
-    min_age: Duration,
-}
-
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("{text:?} is not a non-negative number of seconds"))
+        .map_err(|_| format!("{text:?} is not a finite, non-negative number of seconds"))
 }
 
 pub fn run_lock(home: &WerfHome, args: LockArgs) -> werf_sync::Result<ExitCode> {
@@ -62,92 +102,81 @@ pub fn run_lock(home: &WerfHome, args: LockArgs) -> werf_sync::Result<ExitCode> 
     } else {
         LockMode::Exclusive
     };
+    let started = Instant::now();
     let acquired = if args.nonblock {
         locker.try_lock(&args.name, mode)
     } else {
-        let mut options =
-            LockOptions::with_mode(mode).on_wait(|name| eprintln!("Waiting for locked \"{name}\""));
+        let mut options = LockOptions::with_mode(mode);
+        if args.verbose {
+            options = options.on_wait(|name| eprintln!("Waiting for locked \"{name}\""));
+        }
         if let Some(timeout) = args.timeout {
             options = options.timeout(timeout);
         }
         locker.lock_with(&args.name, options).map(Some)
     };
+    // Quiet on a conflict, as flock(1): the exit code says it; -v says why.
     let guard = match acquired {
         Ok(Some(guard)) => guard,
         Ok(None) => {
-            eprintln!("werf-sync: lock \"{}\" is held elsewhere", args.name);
+            if args.verbose {
+                eprintln!("werf-sync: lock \"{}\" is held elsewhere", args.name);
+            }
             return Ok(ExitCode::from(args.conflict_exit_code));
         }
         Err(err @ Error::Timeout { .. }) => {
-            eprintln!("werf-sync: {err}");
+            if args.verbose {
+                eprintln!("werf-sync: {err}");
+            }
             return Ok(ExitCode::from(args.conflict_exit_code));
         }
         Err(err) => return Err(err),
     };
-    let code = run_command(&args.command);
-    guard.release()?;
-    Ok(code)
-}
-
-/// Runs the command and turns its status into ours, as shells do: its exit code, 128 + the
-/// signal that killed it, 126 when it cannot be executed, 127 when it is not found.
-fn run_command(command: &[String]) -> ExitCode {
-    let (program, args) = command.split_first().expect("clap requires a command");
-    match Command::new(program).args(args).status() {
-        Ok(status) => {
-            use std::os::unix::process::ExitStatusExt;
-            let code = status
-                .code()
-                .or_else(|| status.signal().map(|s| 128 + s))
-                .unwrap_or(1);
-            ExitCode::from(u8::try_from(code).unwrap_or(1))
-        }
-        Err(err) => {
+    let argv = args.argv();
+    if args.verbose {
+        let took = started.elapsed().as_secs_f64();
+        eprintln!("werf-sync: getting lock took {took:.6} seconds");
+        eprintln!("werf-sync: executing {}", argv.join(" "));
+    }
+    let (program, program_args) = argv.split_first().expect("clap requires a command");
+    let mut command = Command::new(program);
+    command.args(program_args);
+    let inherited = (!args.close).then(|| guard.as_fd());
+    let status = match child::run(&mut command, inherited) {
+        Ok(status) => status,
+        Err(child::Failure::NotStarted(err)) => {
+            guard.release()?;
             eprintln!("werf-sync: cannot run {program:?}: {err}");
-            ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {
+            let code = if err.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
                 126
-            })
+            };
+            return Ok(ExitCode::from(code));
         }
+        Err(child::Failure::LostTrack(err)) => {
+            // The command may still run: its lock stays with it (no unlock, as below).
+            eprintln!("werf-sync: cannot wait for {program:?}: {err}");
+            std::mem::forget(guard);
+            return Ok(ExitCode::from(exit::SOFTWARE));
+        }
+    };
+    if args.close {
+        guard.release()?;
+    } else {
+        // The command may have left processes that inherited the descriptor (a daemon): the
+        // lock is theirs now, as with flock(1). An unlock would free it under them, so only
+        // werf-sync's descriptor is closed, by the exit that follows.
+        std::mem::forget(guard);
     }
+    Ok(exit_code_of(status))
 }
 
-pub fn run_locks(home: &WerfHome, args: LocksArgs) -> werf_sync::Result<ExitCode> {
-    let locker = Locker::new(home.clone());
-    let (files, source) = locker.lock_files()?;
-    if args.json {
-        let json = serde_json::json!({ "locks_dir": locker.locks_dir_path(), "holders_source": source, "files": files });
-        println!("{json:#}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let HoldersSource::Unavailable { reason } = &source {
-        eprintln!("werf-sync: holders unknown: {reason}");
-    }
-    for file in &files {
-        let holders: Vec<String> = file
-            .holders
-            .iter()
-            .map(|h| {
-                let state = if h.waiting { " waiting" } else { "" };
-                format!("{}:{}{}", h.pid, h.mode, state)
-            })
-            .collect();
-        let holders = if holders.is_empty() {
-            "-".to_owned()
-        } else {
-            holders.join(",")
-        };
-        println!("{}\t{}", file.file_name, holders);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn run_gc(home: &WerfHome, args: GcArgs) -> werf_sync::Result<ExitCode> {
-    let report = Locker::new(home.clone()).gc(args.min_age)?;
-    println!(
-        "deleted {} lock files; kept {} held, {} younger than {:?}, {} other entries",
-        report.deleted, report.held, report.young, args.min_age, report.foreign
-    );
-    Ok(ExitCode::SUCCESS)
+/// The command's status as ours, as shells do: its exit code, or 128 + the killing signal.
+fn exit_code_of(status: ExitStatus) -> ExitCode {
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

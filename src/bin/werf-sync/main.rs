@@ -1,11 +1,13 @@
 //! `werf-sync`: werf's `:local` synchronization from the command line.
 //!
 //! Exit codes follow sysexits(3): 0 ok, 1 cache miss, 2 usage, 65 invalid input, 69 service
-//! unavailable, 74 I/O error, 75 lock not acquired; `lock` otherwise exits with its
-//! command's status.
+//! unavailable, 70 internal error, 74 I/O error, 75 lock not acquired (or `lock -E N`); `lock`
+//! otherwise exits with its command's status, `stress` with 130 when interrupted.
 
 mod cache;
+mod child;
 mod exit;
+mod files;
 mod lock;
 mod stress;
 
@@ -19,7 +21,7 @@ use werf_sync::{Address, WerfHome};
 #[derive(Parser)]
 #[command(name = "werf-sync", version)]
 struct Cli {
-    /// The werf home (default: $WERF_HOME, else ~/.werf).
+    /// The werf home (default: $WERF_HOME, else ~/.werf; `stress`: a temporary home).
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
 
@@ -42,13 +44,26 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Lock(lock::LockArgs),
-    Locks(lock::LocksArgs),
-    Gc(lock::GcArgs),
+    LockFile(files::LockFileArgs),
+    Locks(files::LocksArgs),
+    Gc(files::GcArgs),
     Cache(cache::CacheArgs),
     Stress(stress::StressArgs),
     /// One process of `stress` (internal).
     #[command(hide = true)]
     StressWorker(stress::worker::WorkerArgs),
+}
+
+impl Command {
+    /// Whether the command only reads the werf home (`locks`, `gc`, `cache get|ls`): `gc`
+    /// deletes only what others left behind, so a missing home is worth a word to the user.
+    fn only_reads(&self) -> bool {
+        match self {
+            Command::Locks(_) | Command::Gc(_) => true,
+            Command::Cache(args) => args.only_reads(),
+            _ => false,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,10 +89,21 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
         command => Cli { command, ..cli },
     };
     let home = WerfHome::resolve(cli.home.as_deref())?;
+    if cli.command.only_reads() && !home.path().try_exists().unwrap_or(true) {
+        // Likely a mistyped --home or WERF_HOME: an empty answer alone would hide it.
+        eprintln!(
+            "werf-sync: werf home {} does not exist: nothing is locked or cached there",
+            home.path().display()
+        );
+        if let Command::Gc(_) = cli.command {
+            return Ok(ExitCode::SUCCESS); // and nothing to create by collecting
+        }
+    }
     match cli.command {
         Command::Lock(args) => lock::run_lock(&home, args),
-        Command::Locks(args) => lock::run_locks(&home, args),
-        Command::Gc(args) => lock::run_gc(&home, args),
+        Command::LockFile(args) => files::run_lock_file(&home, args),
+        Command::Locks(args) => files::run_locks(&home, args),
+        Command::Gc(args) => files::run_gc(&home, args),
         Command::Cache(args) => cache::run(&home, args),
         Command::StressWorker(args) => stress::worker::run(home, args).map(|()| ExitCode::SUCCESS),
         Command::Stress(_) => unreachable!("handled above"),

@@ -11,9 +11,12 @@ pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use signal_hook::consts::{SIGINT, SIGTERM};
 use werf_sync::{Error, WerfHome};
 
 use mix::Mix;
@@ -23,8 +26,14 @@ use worker::{WorkerArgs, WorkerReport};
 
 /// Extra time a worker gets beyond the run's duration before it counts as hung.
 const HANG_GRACE: Duration = Duration::from_secs(90);
+/// The exit code of a run stopped by ^C (128 + SIGINT, as a shell reports it).
+const INTERRUPTED: u8 = 130;
 
 /// Run many processes against one werf home and check the invariants.
+///
+/// The home is a temporary one, removed afterwards, unless --home is given (WERF_HOME is not
+/// used). ^C (or SIGTERM) stops the workers after their current operation and prints the
+/// summary so far; a second ^C aborts at once.
 #[derive(Args)]
 pub struct StressArgs {
     /// Worker processes (default: 2 × cores).
@@ -110,6 +119,19 @@ pub fn run(home: Option<&Path>, args: StressArgs) -> werf_sync::Result<ExitCode>
         iterations: args.iterations,
         break_locks: args.break_locks,
     };
+    // Before the workers exist, so that ^C always finds the handler. The first SIGINT or
+    // SIGTERM sets `interrupted`; a second one, with the flag already set, exits at once.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Fails only for the signals that cannot be caught (SIGKILL, SIGSTOP, ...).
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(INTERRUPTED),
+            Arc::clone(&interrupted),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&interrupted)))
+        .expect("SIGINT and SIGTERM can be caught");
+    }
     let started = Instant::now();
     let children = (0..processes as u64)
         .map(|i| {
@@ -126,7 +148,16 @@ pub fn run(home: Option<&Path>, args: StressArgs) -> werf_sync::Result<ExitCode>
         .collect::<werf_sync::Result<Vec<_>>>()?;
     // With --iterations there is no duration to go by: allow half an hour before calling it a hang.
     let hang_limit = duration.unwrap_or(Duration::from_secs(1800)) + HANG_GRACE;
-    let outcome = progress::watch(children, &shared, duration, hang_limit, !args.json);
+    let outcome = progress::watch(
+        children,
+        &shared,
+        progress::Limits {
+            duration,
+            hang_limit,
+            interrupted: &interrupted,
+        },
+        !args.json,
+    );
     let elapsed = started.elapsed();
 
     let summary = Summary::build(
@@ -136,6 +167,7 @@ pub fn run(home: Option<&Path>, args: StressArgs) -> werf_sync::Result<ExitCode>
         elapsed,
         home.path(),
         temporary.is_some(),
+        outcome.interrupted,
     );
     let _ = std::fs::remove_file(&shared_file);
     if args.json {
@@ -143,10 +175,13 @@ pub fn run(home: Option<&Path>, args: StressArgs) -> werf_sync::Result<ExitCode>
     } else {
         print!("{}", summary.to_table());
     }
-    Ok(if summary.ok() {
-        ExitCode::SUCCESS
-    } else {
+    // The temporary home is removed when `temporary` drops, on return.
+    Ok(if !summary.ok() {
         ExitCode::from(crate::exit::SOFTWARE)
+    } else if outcome.interrupted {
+        ExitCode::from(INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -199,4 +234,6 @@ pub struct Outcome {
     pub reports: Vec<WorkerReport>,
     /// Workers that failed, hung or printed no report, with the reason.
     pub failures: Vec<String>,
+    /// Stopped early by SIGINT or SIGTERM.
+    pub interrupted: bool,
 }

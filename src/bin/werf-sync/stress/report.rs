@@ -16,6 +16,8 @@ use super::Outcome;
 pub struct Summary {
     home: PathBuf,
     temporary_home: bool,
+    /// Stopped early by ^C or SIGTERM: the numbers are those so far.
+    interrupted: bool,
     processes: usize,
     seconds: f64,
     operations: u64,
@@ -61,6 +63,7 @@ impl Summary {
         elapsed: Duration,
         home: &Path,
         temporary_home: bool,
+        interrupted: bool,
     ) -> Summary {
         let mut merged = WorkerReport::default();
         for report in &outcome.reports {
@@ -83,6 +86,7 @@ impl Summary {
         Summary {
             home: home.to_owned(),
             temporary_home,
+            interrupted,
             processes,
             seconds,
             operations,
@@ -121,9 +125,14 @@ impl Summary {
         let o = &self.ops;
         let _ = writeln!(
             t,
-            "werf-sync stress: {} processes, {:.1} s, home {}{}",
+            "werf-sync stress: {} processes, {:.1} s{}, home {}{}",
             self.processes,
             self.seconds,
+            if self.interrupted {
+                " (interrupted: the numbers so far)"
+            } else {
+                ""
+            },
             self.home.display(),
             if self.temporary_home {
                 " (temporary, removed)"

@@ -8,7 +8,7 @@
 
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// One hot lock name's slot.
 #[repr(C)]
@@ -26,7 +26,9 @@ pub struct Slot {
 struct Header {
     operations: AtomicU64,
     violations: AtomicU64,
-    _pad: [u64; 6],
+    /// Set by the parent when the run is interrupted: workers finish their operation and stop.
+    stop: AtomicBool,
+    _pad: [u64; 5],
 }
 
 /// The mapping. Unmapped on drop.
@@ -109,6 +111,15 @@ impl Shared {
 
     pub fn violations(&self) -> u64 {
         self.header().violations.load(Ordering::SeqCst)
+    }
+
+    /// Asks every worker to stop after its current operation.
+    pub fn stop(&self) {
+        self.header().stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.header().stop.load(Ordering::Relaxed)
     }
 }
 

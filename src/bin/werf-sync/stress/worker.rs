@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use signal_hook::consts::{SIGINT, SIGTERM};
 use werf_sync::cache::{StageId, StagesStorageCache};
 use werf_sync::{Error, LockGuard, LockMode, LockOptions, Locker, WerfHome};
 
@@ -97,7 +99,16 @@ pub fn run(home: WerfHome, args: WorkerArgs) -> werf_sync::Result<()> {
         },
         args,
     };
-    worker.run()?;
+    // ^C on a terminal reaches the workers too: each stops after its operation and reports,
+    // so the parent can print the summary so far. (`kill -INT` of the parent alone reaches
+    // them through `Shared::stop`.)
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Fails only for the signals that cannot be caught (SIGKILL, SIGSTOP, ...).
+        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+            .expect("SIGINT and SIGTERM can be caught");
+    }
+    worker.run(&interrupted)?;
     worker.report.max_rss_kib = peak_rss_kib();
     println!(
         "{}",
@@ -107,7 +118,7 @@ pub fn run(home: WerfHome, args: WorkerArgs) -> werf_sync::Result<()> {
 }
 
 impl Worker {
-    fn run(&mut self) -> werf_sync::Result<()> {
+    fn run(&mut self, interrupted: &AtomicBool) -> werf_sync::Result<()> {
         let deadline = self
             .args
             .duration_ms
@@ -116,6 +127,8 @@ impl Worker {
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d)
                 || self.args.iterations.is_some_and(|n| done >= n)
+                || interrupted.load(Ordering::Relaxed)
+                || self.shared.stopping()
             {
                 break;
             }
