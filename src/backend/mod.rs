@@ -116,7 +116,7 @@ pub fn ensure_supported(address: &Address) -> Result<()> {
 /// werf's lock manager (`storage.LockManager`, lockgate's `Locker`): named locks held by
 /// handle until [`LockBackend::unlock`].
 ///
-/// Every werf operation is a lock name ([`names`](crate::manager::names) builds werf's names;
+/// Every werf operation is a lock name ([`names`] builds werf's names;
 /// [`LockBackend::stage_lock_name`] the one this mode uses for a stage), so an
 /// implementation only knows how to lock a name. There is no re-entrancy: a second acquire of
 /// a held exclusive lock waits, even from the same process (`:local` fails with

@@ -38,9 +38,14 @@ pub const SHARED_CONFIG_MAP: &str = "werf-synchronization";
 /// created when missing, as werf does (RBAC: namespaces get/create while it is missing;
 /// configmaps get/create/update).
 ///
-/// Expiry is judged with this host's clock against the writer's: see the clock-skew note in
-/// [`record`](super::record). Usable from any thread; every call blocks until the cluster
-/// answers.
+/// **Clock skew.** As in lockgate, a lease's expiry is Unix seconds from the clock of the
+/// client that last wrote it, judged by the reading client's clock: a host whose clock runs
+/// `s` seconds ahead sees others' leases expire `s` seconds early. Leases last
+/// [`LEASE_TTL`](crate::backend::lease::LEASE_TTL) (10 s) and are renewed every
+/// [`RENEW_PERIOD`](crate::backend::lease::RENEW_PERIOD) (3 s), so beyond about 7 s of skew a
+/// live holder can be taken over. Keep the hosts NTP-synchronised, as Go werf needs too.
+///
+/// Usable from any thread; every call blocks until the cluster answers.
 pub struct ConfigMapLeases {
     address: KubernetesAddress,
     client: kube::Client,
@@ -72,8 +77,12 @@ enum Decision<T> {
 }
 
 impl ConfigMapLeases {
-    /// Resolves `address` to a cluster (see [`cluster`](super::cluster)). Contacts nothing
-    /// yet: an unreachable cluster fails the first operation.
+    /// Resolves `address` to a cluster as werf does: the kubeconfig path or `base64:` data
+    /// in the address, else the `KUBECONFIG` merge list, else `~/.kube/config`; the
+    /// address's context, else the current one; without any kubeconfig (and no context
+    /// asked for), the in-cluster service account. Tokens, client certificates and exec
+    /// plugins all work. Contacts nothing yet: an unreachable cluster fails the first
+    /// operation.
     ///
     /// Errors: [`Error::InvalidArgument`] for a namespace that is no DNS label;
     /// [`Error::Remote`] when no kubeconfig or in-cluster config can be loaded.

@@ -1,6 +1,6 @@
 //! `kubernetes://NAMESPACE[:CONTEXT][@CONFIG]`.
 //!
-//! With the cargo feature `kubernetes`, [`ConfigMapLeases`] is lockgate's lease backend on
+//! With the cargo feature `kubernetes`, `ConfigMapLeases` is lockgate's lease backend on
 //! ConfigMap annotations (a [`LeaseBackend`](crate::backend::lease::LeaseBackend), tested
 //! against a real kube-apiserver and lockgate's own Go locker by `scripts/test-kubernetes`).
 //! [`KubernetesBackend`] is still a stub that carries the parsed address and fails every
