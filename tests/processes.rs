@@ -178,7 +178,7 @@ fn child_mixed(locker: &Locker) {
     let index = env_usize("WS_INDEX");
     let mut shared_overlaps = 0;
     for i in 0..env_usize("WS_ITERATIONS") {
-        let mode = if (i + index) % 3 == 0 {
+        let mode = if (i + index).is_multiple_of(3) {
             LockMode::Exclusive
         } else {
             LockMode::Shared

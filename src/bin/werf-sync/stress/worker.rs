@@ -133,14 +133,14 @@ impl Worker {
                 break;
             }
             match self.args.mix.pick(&mut self.rng) {
-                Op::Exclusive => self.exclusive_hot(done % 2 == 0)?,
+                Op::Exclusive => self.exclusive_hot(done.is_multiple_of(2))?,
                 Op::Shared => self.shared_hot()?,
                 Op::Cold => self.cold()?,
                 Op::CachePut => self.cache_put()?,
                 Op::CacheGet => self.cache_get()?,
             }
             done += 1;
-            if done % 32 == 0 {
+            if done.is_multiple_of(32) {
                 self.shared.add_operations(32);
             }
         }
