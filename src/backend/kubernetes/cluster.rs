@@ -4,11 +4,13 @@
 //! written back exactly as read.
 //!
 //! Resolution: the kubeconfig named by the address (a path, or `base64:` data), else the
-//! `KUBECONFIG` merge list, else `~/.kube/config`; the context named by the address, else
-//! the kubeconfig's current context. Without any kubeconfig and without a context in the
-//! address, the in-cluster service-account config (a CI job running in a pod) — client-go's
-//! fallback too. Authentication is kube-rs's: bearer tokens and token files, client
+//! `KUBECONFIG` merge list (missing files skipped), else `~/.kube/config`; the context named
+//! by the address, else the kubeconfig's current context. Without any kubeconfig file and
+//! without a context in the address, the in-cluster service-account config (a CI job
+//! running in a pod) — client-go's fallback too. Authentication is kube-rs's: bearer tokens and token files, client
 //! certificates, exec plugins, in-cluster tokens.
+
+use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::params::{GetParams, PostParams};
@@ -36,23 +38,55 @@ pub(super) async fn connect(address: &KubernetesAddress) -> Result<kube::Client,
                 .map_err(|err| format!("parsing the base64 kubeconfig data: {err}"))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
-        None => match kube::Config::from_kubeconfig(&options).await {
-            Ok(config) => Ok(config),
-            Err(kubeconfig_err) if address.context().is_none() => {
+        None => match default_kubeconfig()? {
+            Some(kubeconfig) => kube::Config::from_custom_kubeconfig(kubeconfig, &options).await,
+            None => {
+                if let Some(context) = address.context() {
+                    return Err(format!(
+                        "no kubeconfig (KUBECONFIG, ~/.kube/config) to find context {context} in"
+                    ));
+                }
                 return kube::Config::incluster()
-                    .map_err(|incluster_err| {
+                    .map_err(|err| {
                         format!(
-                            "no usable kubeconfig ({kubeconfig_err}) and not in a cluster \
-                             ({incluster_err})"
+                            "no kubeconfig (KUBECONFIG, ~/.kube/config) and not in a cluster \
+                             ({err})"
                         )
                     })
                     .and_then(client_from);
             }
-            Err(err) => Err(err),
         },
     }
     .map_err(|err| format!("loading the kubeconfig: {err}"))?;
     client_from(config)
+}
+
+/// client-go's default loading rules (`ClientConfigLoadingRules`), which werf uses: the
+/// `KUBECONFIG` list when set, else `~/.kube/config`; files that do not exist are skipped (as
+/// client-go does; kube-rs's own loader fails on them); the rest merged, the first file to set
+/// a value winning. `None` when no file exists at all.
+fn default_kubeconfig() -> Result<Option<Kubeconfig>, String> {
+    let paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
+        Some(list) if !list.is_empty() => std::env::split_paths(&list)
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect(),
+        _ => dirs::home_dir()
+            .map(|home| home.join(".kube").join("config"))
+            .into_iter()
+            .collect(),
+    };
+    let mut merged: Option<Kubeconfig> = None;
+    for path in paths.iter().filter(|path| path.exists()) {
+        let next = Kubeconfig::read_from(path)
+            .map_err(|err| format!("reading kubeconfig {}: {err}", path.display()))?;
+        merged = Some(match merged {
+            None => next,
+            Some(first) => first
+                .merge(next)
+                .map_err(|err| format!("merging kubeconfig {}: {err}", path.display()))?,
+        });
+    }
+    Ok(merged)
 }
 
 fn client_from(config: kube::Config) -> Result<kube::Client, String> {
