@@ -410,25 +410,27 @@ fn conflict_storm_grants_no_lock_twice() {
     let (project, lock) = ("storm", "storm/stage/d1");
     let dir = tempfile::tempdir().unwrap();
     let counter = dir.path().join("counter");
-    const ITERATIONS: u64 = 3;
+    const ITERATIONS: u64 = 4;
     const OURS: u64 = 3;
     const GO: u64 = 2;
 
-    // Noise on the same ConfigMap: another lock renewed continuously, so every writer meets
-    // 409 Conflicts.
+    // Noise on the same ConfigMap: two more locks renewed back to back, so that writes of
+    // the storm's lock keep meeting 409 Conflicts.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let noise = {
-        let leases = c.leases();
-        let stop = stop.clone();
-        let held = try_take(&leases, "storm/stage/noise", false).unwrap();
-        thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                leases.renew_lease(&held).unwrap();
-                thread::sleep(Duration::from_millis(20));
-            }
-            leases.release(&held).unwrap();
+    let noise: Vec<_> = ["storm/stage/noise1", "storm/stage/noise2"]
+        .into_iter()
+        .map(|name| {
+            let leases = c.leases();
+            let stop = stop.clone();
+            let held = try_take(&leases, name, false).unwrap();
+            thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    leases.renew_lease(&held).unwrap();
+                }
+                leases.release(&held).unwrap();
+            })
         })
-    };
+        .collect();
 
     let go: Vec<Peer> = (0..GO)
         .map(|_| {
@@ -455,7 +457,7 @@ fn conflict_storm_grants_no_lock_twice() {
                         &leases,
                         lock,
                         false,
-                        Duration::from_millis(200),
+                        Duration::from_millis(50),
                         Duration::from_secs(120),
                     )
                     .expect("granted within 2 minutes");
@@ -473,7 +475,9 @@ fn conflict_storm_grants_no_lock_twice() {
         peer.wait_exit(0);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    noise.join().unwrap();
+    for t in noise {
+        t.join().unwrap();
+    }
     let total: u64 = std::fs::read_to_string(&counter).unwrap().parse().unwrap();
     assert_eq!(
         total,

@@ -302,6 +302,9 @@ where
         match cluster::replace_config_map(&client, &namespace, &config_map, &updated).await {
             Ok(()) => return Ok(outcome),
             Err(err) if cluster::status_code(&err) == Some(409) => {
+                log::debug!(
+                    "ConfigMap {namespace}/{config_map} changed under us (409); reading it again"
+                );
                 tokio::time::sleep(conflict_pause()).await;
             }
             Err(err) => return Err(api("update configmaps")(err)),
