@@ -242,12 +242,12 @@ typedef uint32_t WerfSyncAddressPart;
 #endif // __cplusplus
 
 /**
- * A `:local` synchronization: werf's named locks and werf's stages storage cache below one
- * werf home.
+ * A synchronization: werf's named locks and werf's stages storage cache, `:local` below one
+ * werf home, or (locks only) on werf's `http(s)://` synchronization server.
  *
- * Created by `werf_sync_open`, freed by `werf_sync_free`. Every function taking a
- * `const WerfSync *` may run concurrently from any number of threads; `werf_sync_free`
- * must not run concurrently with any of them.
+ * Created by `werf_sync_open` or `werf_sync_open_address*`, freed by `werf_sync_free`.
+ * Every function taking a `const WerfSync *` may run concurrently from any number of
+ * threads; `werf_sync_free` must not run concurrently with any of them.
  */
 typedef struct WerfSync WerfSync;
 
@@ -756,17 +756,7 @@ WerfSyncStatus werf_sync_open(const char *home,
 
 /**
  * Opens the synchronization a werf `--synchronization` address selects, below a werf home.
- *
- * Parameters:
- * - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
- *   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
- * - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
- *
- * Returns `WERF_SYNC_STATUS_OK` for `:local`; `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
- * `kubernetes://` or `http(s)://` address (this library implements only `:local`);
- * `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with werf's message.
- *
- * Memory: as for `werf_sync_open`.
+ * As `werf_sync_open_address_with_client_id` with no client ID.
  */
 WerfSyncStatus werf_sync_open_address(const char *address,
                                       size_t address_len,
@@ -774,6 +764,70 @@ WerfSyncStatus werf_sync_open_address(const char *address,
                                       size_t home_len,
                                       struct WerfSync **out_sync,
                                       struct WerfSyncError **out_error);
+
+/**
+ * Opens the synchronization a werf `--synchronization` address selects, below a werf home.
+ *
+ * Parameters:
+ * - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
+ *   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
+ * - `client_id`, `client_id_len`: for an `http(s)://` address, the client ID: the lock
+ *   namespace on the server, shared with Go werf only under the same ID. `(NULL, 0)` or
+ *   empty means the variable `WERF_SYNC_CLIENT_ID`, and when that is unset or empty a
+ *   fresh ID that the first lock call gets from the server (`werf_sync_client_id` tells
+ *   it). Ignored by other modes.
+ * - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
+ *
+ * Returns `WERF_SYNC_STATUS_OK` for `:local` and `http(s)://` (nothing is contacted yet:
+ * a server that cannot be reached fails the first lock call with
+ * `WERF_SYNC_STATUS_UNAVAILABLE`); `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
+ * `kubernetes://` address; `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with
+ * werf's message, or for a client ID that cannot be a URL path segment.
+ *
+ * Over `http(s)://` only the lock manager functions work (`werf_sync_lock_stage`,
+ * `werf_sync_manager_lock`, `werf_sync_unlock`, ...; watch a held lock with
+ * `werf_sync_lock_lost`); the guard functions and the stages storage cache fail with
+ * `WERF_SYNC_STATUS_UNSUPPORTED`.
+ *
+ * Memory: as for `werf_sync_open`.
+ */
+WerfSyncStatus werf_sync_open_address_with_client_id(const char *address,
+                                                     size_t address_len,
+                                                     const char *home,
+                                                     size_t home_len,
+                                                     const char *client_id,
+                                                     size_t client_id_len,
+                                                     struct WerfSync **out_sync,
+                                                     struct WerfSyncError **out_error);
+
+/**
+ * The client ID of an `http(s)://` synchronization, asking the server for a fresh one if
+ * none was given and no lock call has asked yet; NULL for other modes.
+ *
+ * Returns `WERF_SYNC_STATUS_OK`, or `WERF_SYNC_STATUS_UNAVAILABLE` when the server cannot
+ * be asked.
+ *
+ * Memory: on success the caller owns `*out_client_id` (NUL-terminated; NULL for other
+ * modes) and frees it with `werf_sync_string_free`.
+ */
+WerfSyncStatus werf_sync_client_id(const struct WerfSync *sync,
+                                   char **out_client_id,
+                                   struct WerfSyncError **out_error);
+
+/**
+ * Whether the lock of `handle` was lost while held: its lease on the synchronization
+ * server was found gone or someone else's (the server restarted, or renewals failed until
+ * the lease could have expired). The lock no longer protects anything; stop the work it
+ * guards and unlock the handle (which then fails with the same status).
+ *
+ * Returns `WERF_SYNC_STATUS_OK` while the lock is not known to be lost (always for
+ * `:local` locks, and for a handle this `sync` does not hold), `WERF_SYNC_STATUS_LOST_LEASE`
+ * with the lock, lease, server and reason in `*out_error` once it is. Cheap (no request):
+ * poll it as often as needed.
+ */
+WerfSyncStatus werf_sync_lock_lost(const struct WerfSync *sync,
+                                   const struct WerfSyncLockHandle *handle,
+                                   struct WerfSyncError **out_error);
 
 /**
  * Frees a synchronization handle. NULL is accepted and ignored.

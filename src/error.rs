@@ -110,14 +110,26 @@ pub enum Error {
     #[error(transparent)]
     Address(#[from] crate::address::AddressError),
 
-    /// The address selects a synchronization that this build cannot speak (only `:local` is
-    /// implemented; see `crate::backend`).
-    #[error("synchronization mode {mode} is not supported by this build of werf-sync (address {address}); only :local is")]
+    /// The address selects a synchronization that this build cannot speak: a remote mode whose
+    /// cargo feature is off (see `crate::backend`).
+    #[error("synchronization mode {mode} is not supported by this build of werf-sync (address {address}): build werf-sync with its `{mode}` cargo feature")]
     Unsupported {
         /// The mode of the address (`kubernetes`, `http`).
         mode: crate::address::Mode,
         /// The address, redacted.
         address: String,
+    },
+
+    /// The synchronization at `address` works, but not for this operation (the stages
+    /// storage cache over `http(s)://`, which no current werf server serves).
+    #[error("{operation} is not available over {address}: {reason}")]
+    UnsupportedOperation {
+        /// The refused operation (e.g. `"get_stages_by_digest"`).
+        operation: &'static str,
+        /// The address, redacted.
+        address: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
     },
 
     /// A remote synchronization (`http(s)://` server, `kubernetes://` cluster) could not be

@@ -1,6 +1,9 @@
-//! The remote backends of this build are stubs: every call, lock or cache, fails with
-//! `Error::Unsupported` naming the mode and the redacted address, and the conformance
+//! The remote backends this build does not speak are stubs: every call, lock or cache, fails
+//! with `Error::Unsupported` naming the mode and the redacted address, and the conformance
 //! suites fail at their first call with that message. Nothing is touched on disk.
+//! `kubernetes://` is such a stub; `http(s)://` is one without the `http` feature, and with
+//! it only its stages storage cache is refused (`Error::UnsupportedOperation`, checked here;
+//! its locks are tested against a real server in tests/remote_http.rs).
 
 use werf_sync::address::Mode;
 use werf_sync::backend::conformance;
@@ -26,6 +29,13 @@ const REMOTE: [(&str, Mode, &str); 3] = [
     ),
 ];
 
+/// The addresses whose locks are stubs in this build.
+fn stubbed_locks() -> impl Iterator<Item = (&'static str, Mode, &'static str)> {
+    REMOTE
+        .into_iter()
+        .filter(|(_, mode, _)| *mode == Mode::Kubernetes || cfg!(not(feature = "http")))
+}
+
 fn temp_home() -> (tempfile::TempDir, WerfHome) {
     let dir = tempfile::tempdir().unwrap();
     let home = WerfHome::new(dir.path()).unwrap();
@@ -49,7 +59,7 @@ fn assert_unsupported(err: Error, mode: Mode, redacted: &str) {
 #[test]
 fn every_lock_call_fails_naming_mode_and_address() {
     let (_dir, home) = temp_home();
-    for (text, mode, redacted) in REMOTE {
+    for (text, mode, redacted) in stubbed_locks() {
         let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
         let locks = sync.locks();
         let handle = LockHandle {
@@ -74,7 +84,7 @@ fn every_lock_call_fails_naming_mode_and_address() {
 #[test]
 fn every_cache_call_fails_naming_mode_and_address() {
     let (_dir, home) = temp_home();
-    for (text, mode, redacted) in REMOTE {
+    for (text, mode, redacted) in stubbed_locks() {
         let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
         let cache = sync.cache();
         let results = [
@@ -95,7 +105,7 @@ fn every_cache_call_fails_naming_mode_and_address() {
 #[test]
 fn suites_fail_at_the_first_call() {
     let (_dir, home) = temp_home();
-    for (text, mode, _) in REMOTE {
+    for (text, mode, _) in stubbed_locks() {
         let address = Address::parse(text).unwrap();
         let connect = || Synchronization::new(address.clone(), home.clone());
         let failures = [
@@ -115,5 +125,52 @@ fn suites_fail_at_the_first_call() {
                 "{failure}"
             );
         }
+    }
+}
+
+/// No werf server serves the stages storage cache any more: every cache call over http(s)
+/// is refused, naming the operation, the redacted address and why, without contacting it.
+#[cfg(feature = "http")]
+#[test]
+fn http_cache_calls_are_refused_saying_why() {
+    let (_dir, home) = temp_home();
+    for (text, mode, redacted) in REMOTE.into_iter().filter(|r| r.1 == Mode::Http) {
+        let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
+        let cache = sync.cache();
+        cache.ensure_available().unwrap();
+        let results = [
+            ("get_all_stages", cache.get_all_stages("p").map(drop)),
+            ("delete_all_stages", cache.delete_all_stages("p")),
+            (
+                "get_stages_by_digest",
+                cache.get_stages_by_digest("p", "d").map(drop),
+            ),
+            (
+                "store_stages_by_digest",
+                cache.store_stages_by_digest("p", "d", &[StageId::new("d", 1)]),
+            ),
+            (
+                "delete_stages_by_digest",
+                cache.delete_stages_by_digest("p", "d"),
+            ),
+        ];
+        for (operation, result) in results {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(&err, Error::UnsupportedOperation { operation: o, address, .. }
+                    if *o == operation && address == redacted),
+                "{mode} {err:?}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains("v1.2.77") && !message.contains("secret"),
+                "{message}"
+            );
+        }
+        let failure = conformance::cache_backend(&|| {
+            Synchronization::new(Address::parse(text).unwrap(), home.clone()).into_cache()
+        })
+        .unwrap_err();
+        assert_eq!(failure.check, conformance::CACHE_CHECKS[0].0);
     }
 }

@@ -44,15 +44,24 @@ func Open(home string) (*Sync, error) {
 
 // OpenAddress opens the synchronization a werf --synchronization address selects, below the
 // werf home home (empty: $WERF_HOME, else ~/.werf). An empty address means
-// $WERF_SYNCHRONIZATION, and ":local" when that is unset or empty. A valid kubernetes:// or
-// http(s):// address fails with ErrUnsupported (only :local is implemented); anything else
-// with ErrInvalidArgument and werf's message.
+// $WERF_SYNCHRONIZATION, and ":local" when that is unset or empty. An http(s):// address
+// is werf's synchronization server (locks only, through the lock manager methods; see
+// OpenAddressClient). A valid kubernetes:// address fails with ErrUnsupported; anything
+// else with ErrInvalidArgument and werf's message.
 func OpenAddress(address, home string) (*Sync, error) {
+	return OpenAddressClient(address, home, "")
+}
+
+// OpenAddressClient is OpenAddress with the client ID of an http(s):// synchronization
+// server: the lock namespace shared with Go werf only under the same ID. Empty means
+// $WERF_SYNC_CLIENT_ID, else a fresh ID from the server (Sync.ClientID tells it).
+func OpenAddressClient(address, home, clientID string) (*Sync, error) {
 	var ptr *C.WerfSync
 	ap, an := cstr(address)
 	hp, hn := cstr(home)
+	cp, cn := cstr(clientID)
 	err := call(func(e **C.WerfSyncError) C.WerfSyncStatus {
-		return C.werf_sync_open_address(ap, an, hp, hn, &ptr, e)
+		return C.werf_sync_open_address_with_client_id(ap, an, hp, hn, cp, cn, &ptr, e)
 	})
 	if err != nil {
 		return nil, err
@@ -163,4 +172,37 @@ func (s *Sync) LockFilePath(name string) (string, error) {
 		return err
 	})
 	return path, err
+}
+
+// ClientID is the client ID of an http(s):// synchronization (asking the server for a fresh
+// one if none was given and no lock was taken yet); "" for other modes.
+func (s *Sync) ClientID() (string, error) {
+	var id *C.char
+	err := s.use(func(ptr *C.WerfSync) error {
+		return call(func(e **C.WerfSyncError) C.WerfSyncStatus { return C.werf_sync_client_id(ptr, &id, e) })
+	})
+	if err != nil || id == nil {
+		return "", err
+	}
+	return goString(id), nil
+}
+
+// Lost reports whether the lock of handle lost its lease while held: nil while it is not
+// known to be lost (always for :local locks), else an error matching ErrLostLease that
+// names the lock, lease, server and reason. The lock then protects nothing: stop the work
+// it guards, and Unlock (which fails the same way). Cheap (no request); poll it freely.
+func (s *Sync) Lost(handle LockHandle) error {
+	up, un := cstr(handle.UUID)
+	np, nn := cstr(handle.LockName)
+	return s.use(func(ptr *C.WerfSync) error {
+		var h *C.WerfSyncLockHandle
+		err := call(func(e **C.WerfSyncError) C.WerfSyncStatus {
+			return C.werf_sync_lock_handle_new(up, un, np, nn, &h, e)
+		})
+		if err != nil {
+			return err
+		}
+		defer C.werf_sync_lock_handle_free(h)
+		return call(func(e **C.WerfSyncError) C.WerfSyncStatus { return C.werf_sync_lock_lost(ptr, h, e) })
+	})
 }

@@ -35,6 +35,13 @@ pub enum Attempt {
 /// lease gone or someone else's; [`Error::Remote`](crate::Error::Remote) when the server or
 /// cluster cannot be reached or answers outside the protocol. Usable from any thread.
 pub trait LeaseBackend: Send + Sync + fmt::Debug + 'static {
+    /// Checks that the server or cluster answers, so a caller can fail before doing any
+    /// work. The default does nothing. (Added after the first three; provided, so existing
+    /// implementations need not change.)
+    fn ensure_available(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// One attempt to take `lock_name`, shared or exclusive. Never waits for the lock
     /// itself (it may retry an optimistic-concurrency conflict, as lockgate does).
     fn acquire(&self, lock_name: &str, shared: bool) -> Result<Attempt>;

@@ -94,6 +94,7 @@ macro_rules! unsupported_backend {
 }
 
 pub mod conformance;
+pub mod distributed;
 pub mod http;
 pub mod kubernetes;
 pub mod lease;
@@ -109,6 +110,9 @@ pub fn ensure_supported(address: &Address) -> Result<()> {
     match address {
         Address::Local => Ok(()),
         Address::Kubernetes(a) => LockBackend::ensure_available(&KubernetesBackend::new(a.clone())),
+        #[cfg(feature = "http")]
+        Address::Http(_) => Ok(()),
+        #[cfg(not(feature = "http"))]
         Address::Http(a) => LockBackend::ensure_available(&HttpBackend::new(a.clone())),
     }
 }
@@ -141,6 +145,18 @@ pub trait LockBackend: Send + Sync + fmt::Debug {
     /// Releases the lock of `handle`. A handle that is not held (never acquired, or already
     /// unlocked) is an error, never silently ignored.
     fn unlock(&self, handle: &LockHandle) -> Result<()>;
+
+    /// Whether the lock of `handle` was lost while held: `Some(`[`Error::LostLease`](crate::Error::LostLease)`)`
+    /// once a remote backend found its lease gone or taken (or could not renew it before it
+    /// expired); `None` while it is held, and for a handle this backend does not hold. A
+    /// holder polls this (or uses the backend's callback, such as
+    /// [`DistributedLocker::on_lost_lease`](distributed::DistributedLocker::on_lost_lease))
+    /// to stop work that the lock no longer protects. `:local` locks cannot be lost: the
+    /// default says `None`.
+    fn lost(&self, handle: &LockHandle) -> Option<crate::Error> {
+        let _ = handle;
+        None
+    }
 
     /// werf's lock name for building stage `digest` of `project` in this mode:
     /// `PROJECT.DIGEST` for `:local` and `http(s)://` (the default), `PROJECT/stage/DIGEST`
@@ -197,13 +213,37 @@ pub struct Synchronization {
     address: Address,
     locks: Box<dyn LockBackend>,
     cache: Box<dyn CacheBackend>,
+    /// The lease backend under `locks`, for its client ID.
+    #[cfg(feature = "http")]
+    http: Option<http::HttpLeaseBackend>,
 }
 
 impl Synchronization {
-    /// The backends for `address`. `:local` works below `home`; a remote address gets the
-    /// stubs, whose every call (and [`Synchronization::ensure_available`]) fails with
-    /// [`Error::Unsupported`](crate::Error::Unsupported). Nothing is touched or contacted here.
+    /// The backends for `address`. `:local` works below `home`; `http(s)://` talks to werf's
+    /// synchronization server under a fresh client ID that the first lock call gets from
+    /// the server (see [`Synchronization::with_client_id`] to share a namespace); the
+    /// stages storage cache of `http(s)://` and both backends of `kubernetes://` fail every
+    /// call with [`Error::Unsupported`](crate::Error::Unsupported) or
+    /// [`Error::UnsupportedOperation`](crate::Error::UnsupportedOperation). Nothing is
+    /// touched or contacted here.
     pub fn new(address: Address, home: WerfHome) -> Synchronization {
+        Synchronization::with_client_id(address, home, None)
+            .expect("without a client ID there is nothing to reject")
+    }
+
+    /// As [`Synchronization::new`], with werf's client ID for an `http(s)://` address: the
+    /// lock namespace on the server (Go werf's is in its `--repo`'s `client-id-<ID>-<ms>`
+    /// tags; spec §2). `None`: a fresh one from the server. Ignored by other modes.
+    ///
+    /// Errors: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a client ID that
+    /// cannot be a URL path segment.
+    pub fn with_client_id(
+        address: Address,
+        home: WerfHome,
+        client_id: Option<&str>,
+    ) -> Result<Synchronization> {
+        #[cfg(feature = "http")]
+        let mut http_backend = None;
         let (locks, cache): (Box<dyn LockBackend>, Box<dyn CacheBackend>) = match &address {
             Address::Local => (
                 Box::new(LockManager::new(Locker::new(home.clone()))),
@@ -213,16 +253,40 @@ impl Synchronization {
                 Box::new(KubernetesBackend::new(a.clone())),
                 Box::new(KubernetesBackend::new(a.clone())),
             ),
+            #[cfg(feature = "http")]
+            Address::Http(a) => {
+                let lease = http::HttpLeaseBackend::new(a, client_id, Default::default())?;
+                http_backend = Some(lease.clone());
+                (
+                    Box::new(distributed::DistributedLocker::new(lease)),
+                    Box::new(HttpBackend::new(a.clone())),
+                )
+            }
+            #[cfg(not(feature = "http"))]
             Address::Http(a) => (
                 Box::new(HttpBackend::new(a.clone())),
                 Box::new(HttpBackend::new(a.clone())),
             ),
         };
-        Synchronization {
+        #[cfg(not(feature = "http"))]
+        let _ = client_id;
+        Ok(Synchronization {
             address,
             locks,
             cache,
+            #[cfg(feature = "http")]
+            http: http_backend,
+        })
+    }
+
+    /// The client ID of an `http(s)://` synchronization (asking the server for a fresh one
+    /// if none was given and no lock call asked yet); `None` for other modes.
+    pub fn client_id(&self) -> Result<Option<String>> {
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.http {
+            return http.client_id().map(Some);
         }
+        Ok(None)
     }
 
     /// `:local` below `home`.

@@ -24,6 +24,55 @@ static void test_open_address(const char *home) {
   CHECK(sync == NULL);
 }
 
+/*
+ * An http(s) address opens through the same entry point; nothing listens on port 1 of the
+ * loopback, so a lock call fails (after the client's retries) with UNAVAILABLE naming the
+ * server without its credentials. Guards and the stages storage cache are refused.
+ */
+static void test_open_http(const char *home) {
+  WerfSync *sync = NULL;
+  WerfSyncError *err = NULL;
+  EXPECT(werf_sync_open_address_with_client_id(STR("http://user:pw@127.0.0.1:1"), STR(home),
+                                               STR("c-test"), &sync, E),
+         WERF_SYNC_STATUS_OK);
+  char *id = NULL;
+  EXPECT(werf_sync_client_id(sync, &id, E), WERF_SYNC_STATUS_OK);
+  CHECK(id != NULL && strcmp(id, "c-test") == 0);
+  werf_sync_string_free(id);
+
+  WerfSyncLockHandle *handle = NULL;
+  CHECK(werf_sync_lock_stage(sync, STR("p"), STR("d"), WERF_SYNC_NO_TIMEOUT, NULL, &handle,
+                             &err) == WERF_SYNC_STATUS_UNAVAILABLE);
+  CHECK(strstr(werf_sync_error_message(err), "http://127.0.0.1:1") != NULL);
+  CHECK(strstr(werf_sync_error_message(err), "locker/acquire") != NULL);
+  CHECK(strstr(werf_sync_error_message(err), "pw") == NULL);
+  werf_sync_error_free(err);
+  CHECK(handle == NULL);
+
+  WerfSyncLockGuard *guard = NULL;
+  EXPECT(werf_sync_try_lock(sync, STR("n"), WERF_SYNC_LOCK_MODE_EXCLUSIVE, &guard, E),
+         WERF_SYNC_STATUS_UNSUPPORTED);
+  CHECK(werf_sync_cache_delete_all_stages(sync, STR("p"), &err) == WERF_SYNC_STATUS_UNSUPPORTED);
+  CHECK(strstr(werf_sync_error_message(err), "v1.2.77") != NULL);
+  werf_sync_error_free(err);
+  werf_sync_free(sync);
+  sync = NULL;
+
+  EXPECT(werf_sync_open_address_with_client_id(STR("http://127.0.0.1:1"), STR(home), STR("a/b"),
+                                               &sync, E),
+         WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  CHECK(sync == NULL);
+
+  /* A :local handle is never lost. */
+  EXPECT(werf_sync_open_address(STR(":local"), STR(home), &sync, E), WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_lock_stage(sync, STR("p"), STR("lost"), WERF_SYNC_NO_TIMEOUT, NULL, &handle, E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_lock_lost(sync, handle, E), WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_unlock(sync, handle, E), WERF_SYNC_STATUS_OK);
+  werf_sync_lock_handle_free(handle);
+  werf_sync_free(sync);
+}
+
 static void test_parse(void) {
   WerfSyncAddress *a = NULL;
   const char *part = NULL;
@@ -80,5 +129,6 @@ static void test_parse(void) {
 
 void test_address(const char *home) {
   test_open_address(home);
+  test_open_http(home);
   test_parse();
 }

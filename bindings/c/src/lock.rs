@@ -48,7 +48,7 @@ pub unsafe extern "C" fn werf_sync_try_lock(
         let mode = mode_arg(mode)?;
         let out = out_arg(out_guard, "out_guard")?;
         let guard = sync
-            .locker()
+            .locker()?
             .try_lock(name, mode)?
             .ok_or_else(|| Failure::would_block(name))?;
         // SAFETY: `out_guard` is writable by the caller's contract.
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn werf_sync_lock(
         let name = unsafe { str_arg(name, name_len, "lock name") }?;
         let options = unsafe { lock_options(mode, timeout_ms, cancel) }?;
         let out = out_arg(out_guard, "out_guard")?;
-        let guard = sync.locker().lock_with(name, options)?;
+        let guard = sync.locker()?.lock_with(name, options)?;
         // SAFETY: `out_guard` is writable by the caller's contract.
         unsafe { out.write(into_handle(guard)) };
         Ok(())

@@ -56,7 +56,9 @@ impl WerfSyncStatus {
     pub(crate) fn of(error: &Error) -> Self {
         match error {
             Error::InvalidArgument { .. } | Error::Address(_) => WerfSyncStatus::InvalidArgument,
-            Error::Unsupported { .. } => WerfSyncStatus::Unsupported,
+            Error::Unsupported { .. } | Error::UnsupportedOperation { .. } => {
+                WerfSyncStatus::Unsupported
+            }
             Error::StagesStorageCacheReset { .. } => WerfSyncStatus::ShouldResetCache,
             Error::Io { .. } | Error::LockFileVanished { .. } => WerfSyncStatus::Io,
             Error::WrongFileType { .. } => WerfSyncStatus::WrongFileType,

@@ -1,4 +1,4 @@
-//! The `WerfSync` handle: one werf home with its locker and lock manager.
+//! The `WerfSync` handle: the synchronization an address selects, below one werf home.
 
 use std::ffi::c_char;
 use std::path::Path;
@@ -6,39 +6,54 @@ use std::path::Path;
 use super::args::{handle_arg, out_arg, owned_c_string, str_arg};
 use super::boundary::{catch, catch_value};
 use super::error::{Failure, WerfSyncError};
+use super::handle::WerfSyncLockHandle;
 use super::status::WerfSyncStatus;
 use werf_sync::address::{Address, SYNCHRONIZATION_ENV};
-use werf_sync::{LockManager, Locker, StagesStorageCache, WerfHome};
+use werf_sync::backend::{CacheBackend, LockBackend};
+use werf_sync::{Locker, Synchronization, WerfHome};
 
-/// A `:local` synchronization: werf's named locks and werf's stages storage cache below one
-/// werf home.
+/// The variable the client ID of an `http(s)://` synchronization comes from when the caller
+/// gives none (the CLI's `--client-id` reads it too).
+const CLIENT_ID_ENV: &str = "WERF_SYNC_CLIENT_ID";
+
+/// A synchronization: werf's named locks and werf's stages storage cache, `:local` below one
+/// werf home, or (locks only) on werf's `http(s)://` synchronization server.
 ///
-/// Created by `werf_sync_open`, freed by `werf_sync_free`. Every function taking a
-/// `const WerfSync *` may run concurrently from any number of threads; `werf_sync_free`
-/// must not run concurrently with any of them.
+/// Created by `werf_sync_open` or `werf_sync_open_address*`, freed by `werf_sync_free`.
+/// Every function taking a `const WerfSync *` may run concurrently from any number of
+/// threads; `werf_sync_free` must not run concurrently with any of them.
 pub struct WerfSync {
-    manager: LockManager,
-    cache: StagesStorageCache,
+    sync: Synchronization,
+    /// The file locker, for the guard functions and lock file paths: `:local` only.
+    locker: Option<Locker>,
+    home: WerfHome,
 }
 
 impl WerfSync {
-    pub(crate) fn locker(&self) -> &Locker {
-        self.manager.locker()
+    /// The file locker; remote synchronizations have none (guards are `:local` only).
+    pub(crate) fn locker(&self) -> Result<&Locker, Failure> {
+        self.locker.as_ref().ok_or_else(|| {
+            werf_sync::Error::UnsupportedOperation {
+                operation: "a lock guard (werf_sync_lock, werf_sync_try_lock) or lock file",
+                address: self.sync.address().redacted(),
+                reason: "a remote synchronization holds locks by handle: use the lock \
+                         manager functions (werf_sync_manager_lock, werf_sync_lock_stage, ...)",
+            }
+            .into()
+        })
     }
 
-    pub(crate) fn manager(&self) -> &LockManager {
-        &self.manager
+    pub(crate) fn manager(&self) -> &dyn LockBackend {
+        self.sync.locks()
     }
 
-    pub(crate) fn cache(&self) -> &StagesStorageCache {
-        &self.cache
+    pub(crate) fn cache(&self) -> &dyn CacheBackend {
+        self.sync.cache()
     }
 
-    fn local(home: WerfHome) -> Self {
-        WerfSync {
-            manager: LockManager::new(Locker::new(home.clone())),
-            cache: StagesStorageCache::new(home),
-        }
+    fn new(sync: Synchronization, home: WerfHome) -> Self {
+        let locker = sync.address().is_local().then(|| Locker::new(home.clone()));
+        WerfSync { sync, locker, home }
     }
 }
 
@@ -80,23 +95,14 @@ pub unsafe extern "C" fn werf_sync_open(
         // SAFETY: the caller's contract for `(home, home_len)`.
         let home = unsafe { home_arg(home, home_len) }?;
         // SAFETY: `out_sync` is writable by the caller's contract.
-        unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
+        let sync = WerfSync::new(Synchronization::local(home.clone()), home);
+        unsafe { out.write(Box::into_raw(Box::new(sync))) };
         Ok(())
     })
 }
 
 /// Opens the synchronization a werf `--synchronization` address selects, below a werf home.
-///
-/// Parameters:
-/// - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
-///   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
-/// - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
-///
-/// Returns `WERF_SYNC_STATUS_OK` for `:local`; `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
-/// `kubernetes://` or `http(s)://` address (this library implements only `:local`);
-/// `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with werf's message.
-///
-/// Memory: as for `werf_sync_open`.
+/// As `werf_sync_open_address_with_client_id` with no client ID.
 #[no_mangle]
 pub unsafe extern "C" fn werf_sync_open_address(
     address: *const c_char,
@@ -106,19 +112,130 @@ pub unsafe extern "C" fn werf_sync_open_address(
     out_sync: *mut *mut WerfSync,
     out_error: *mut *mut WerfSyncError,
 ) -> WerfSyncStatus {
+    // SAFETY: the caller's contract, passed on; `(NULL, 0)` is a valid empty client ID.
+    unsafe {
+        werf_sync_open_address_with_client_id(
+            address,
+            address_len,
+            home,
+            home_len,
+            std::ptr::null(),
+            0,
+            out_sync,
+            out_error,
+        )
+    }
+}
+
+/// Opens the synchronization a werf `--synchronization` address selects, below a werf home.
+///
+/// Parameters:
+/// - `address`, `address_len`: the address as werf takes it. `(NULL, 0)` or empty means
+///   werf's variable `WERF_SYNCHRONIZATION`, and `:local` when that is unset or empty.
+/// - `client_id`, `client_id_len`: for an `http(s)://` address, the client ID: the lock
+///   namespace on the server, shared with Go werf only under the same ID. `(NULL, 0)` or
+///   empty means the variable `WERF_SYNC_CLIENT_ID`, and when that is unset or empty a
+///   fresh ID that the first lock call gets from the server (`werf_sync_client_id` tells
+///   it). Ignored by other modes.
+/// - `home`, `home_len`, `out_sync`, `out_error`: as for `werf_sync_open`.
+///
+/// Returns `WERF_SYNC_STATUS_OK` for `:local` and `http(s)://` (nothing is contacted yet:
+/// a server that cannot be reached fails the first lock call with
+/// `WERF_SYNC_STATUS_UNAVAILABLE`); `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
+/// `kubernetes://` address; `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with
+/// werf's message, or for a client ID that cannot be a URL path segment.
+///
+/// Over `http(s)://` only the lock manager functions work (`werf_sync_lock_stage`,
+/// `werf_sync_manager_lock`, `werf_sync_unlock`, ...; watch a held lock with
+/// `werf_sync_lock_lost`); the guard functions and the stages storage cache fail with
+/// `WERF_SYNC_STATUS_UNSUPPORTED`.
+///
+/// Memory: as for `werf_sync_open`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C signature: each parameter is one plain value
+pub unsafe extern "C" fn werf_sync_open_address_with_client_id(
+    address: *const c_char,
+    address_len: usize,
+    home: *const c_char,
+    home_len: usize,
+    client_id: *const c_char,
+    client_id_len: usize,
+    out_sync: *mut *mut WerfSync,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
     catch(out_error, || {
         let out = out_arg(out_sync, "out_sync")?;
         // SAFETY: the caller's contract for the strings.
         let text = unsafe { str_arg(address, address_len, "synchronization address") }?;
+        let client_id = unsafe { str_arg(client_id, client_id_len, "client ID") }?;
         let home = unsafe { home_arg(home, home_len) }?;
         let env = std::env::var(SYNCHRONIZATION_ENV).ok();
         let address = Address::select(Some(text).filter(|t| !t.is_empty()), env.as_deref())
             .map_err(werf_sync::Error::from)?
             .unwrap_or(Address::Local);
         werf_sync::backend::ensure_supported(&address)?;
+        let env_client_id = std::env::var(CLIENT_ID_ENV).ok();
+        let client_id = Some(client_id)
+            .filter(|id| !id.is_empty())
+            .or(env_client_id.as_deref().filter(|id| !id.is_empty()));
+        let sync = Synchronization::with_client_id(address, home.clone(), client_id)?;
         // SAFETY: `out_sync` is writable by the caller's contract.
-        unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
+        unsafe { out.write(Box::into_raw(Box::new(WerfSync::new(sync, home)))) };
         Ok(())
+    })
+}
+
+/// The client ID of an `http(s)://` synchronization, asking the server for a fresh one if
+/// none was given and no lock call has asked yet; NULL for other modes.
+///
+/// Returns `WERF_SYNC_STATUS_OK`, or `WERF_SYNC_STATUS_UNAVAILABLE` when the server cannot
+/// be asked.
+///
+/// Memory: on success the caller owns `*out_client_id` (NUL-terminated; NULL for other
+/// modes) and frees it with `werf_sync_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_client_id(
+    sync: *const WerfSync,
+    out_client_id: *mut *mut c_char,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        // SAFETY: the caller's contract for `sync`.
+        let sync = unsafe { handle_arg(sync, "sync") }?;
+        let out = out_arg(out_client_id, "out_client_id")?;
+        let id = match sync.sync.client_id()? {
+            Some(id) => owned_c_string(&id, "client ID")?,
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: `out_client_id` is writable by the caller's contract.
+        unsafe { out.write(id) };
+        Ok(())
+    })
+}
+
+/// Whether the lock of `handle` was lost while held: its lease on the synchronization
+/// server was found gone or someone else's (the server restarted, or renewals failed until
+/// the lease could have expired). The lock no longer protects anything; stop the work it
+/// guards and unlock the handle (which then fails with the same status).
+///
+/// Returns `WERF_SYNC_STATUS_OK` while the lock is not known to be lost (always for
+/// `:local` locks, and for a handle this `sync` does not hold), `WERF_SYNC_STATUS_LOST_LEASE`
+/// with the lock, lease, server and reason in `*out_error` once it is. Cheap (no request):
+/// poll it as often as needed.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_lock_lost(
+    sync: *const WerfSync,
+    handle: *const WerfSyncLockHandle,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        // SAFETY: the caller's contract for `sync` and `handle`.
+        let sync = unsafe { handle_arg(sync, "sync") }?;
+        let handle = unsafe { handle_arg(handle, "lock handle") }?;
+        match sync.manager().lost(handle.handle()) {
+            Some(err) => Err(err.into()),
+            None => Ok(()),
+        }
     })
 }
 
@@ -153,7 +270,7 @@ pub unsafe extern "C" fn werf_sync_home(
         // SAFETY: the caller's contract for `sync`.
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let out = out_arg(out_path, "out_path")?;
-        let path = path_str(sync.locker().home().path())?;
+        let path = path_str(sync.home.path())?;
         // SAFETY: `out_path` is writable by the caller's contract.
         unsafe { out.write(owned_c_string(path, "werf home")?) };
         Ok(())
@@ -177,7 +294,7 @@ pub unsafe extern "C" fn werf_sync_lock_file_path(
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let name = unsafe { str_arg(name, name_len, "lock name") }?;
         let out = out_arg(out_path, "out_path")?;
-        let path = sync.locker().lock_file_path(name);
+        let path = sync.locker()?.lock_file_path(name);
         let path = path_str(&path)?;
         // SAFETY: `out_path` is writable by the caller's contract.
         unsafe { out.write(owned_c_string(path, "lock file path")?) };

@@ -55,7 +55,7 @@ def test_open_from_address(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         werf_sync.open(home, address="kubernetes://ns")
     with pytest.raises(werf_sync.InvalidArgument):
         werf_sync.open(home, address="bogus")
-    monkeypatch.setenv("WERF_SYNCHRONIZATION", "https://sync.example")
-    with pytest.raises(werf_sync.Unsupported):
+    monkeypatch.setenv("WERF_SYNCHRONIZATION", "kubernetes://from-env")
+    with pytest.raises(werf_sync.Unsupported, match="from-env"):
         werf_sync.open(home, address="")  # "" means $WERF_SYNCHRONIZATION, as in werf
     werf_sync.open(home).close()  # no address: :local, the environment is not consulted

@@ -51,6 +51,7 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "IoError",
+    "LostLease",
     "LibraryNotFound",
     "LockGuard",
     "LockHandle",

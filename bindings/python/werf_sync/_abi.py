@@ -99,6 +99,9 @@ _PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "werf_sync_manager_try_lock": (STATUS, (POINTER(Sync), STR, c_uint32, POINTER(POINTER(Handle)), ERR)),
     "werf_sync_unlock": (STATUS, (POINTER(Sync), POINTER(Handle), ERR)),
     "werf_sync_open_address": (STATUS, (STR, STR, POINTER(POINTER(Sync)), ERR)),
+    "werf_sync_open_address_with_client_id": (STATUS, (STR, STR, STR, POINTER(POINTER(Sync)), ERR)),
+    "werf_sync_client_id": (STATUS, (POINTER(Sync), POINTER(c_void_p), ERR)),
+    "werf_sync_lock_lost": (STATUS, (POINTER(Sync), POINTER(Handle), ERR)),
     "werf_sync_cache_get_all_stages": (STATUS, (POINTER(Sync), STR, POINTER(POINTER(StageList)), ERR)),
     "werf_sync_cache_get_stages_by_digest": (
         STATUS,

@@ -120,8 +120,9 @@ class ShouldResetCache(WerfSyncError):
 
 
 class LostLease(WerfSyncError):
-    """A remote lock's lease was lost (the server or another client says it is gone or
-    someone else's): assume another holder has the lock."""
+    """A lock held on a synchronization server lost its lease (the server restarted, or
+    renewals failed until the lease could have expired): it protects nothing any more. The
+    message names the lock, the lease, the server and the reason. See ``Sync.lost``."""
 
     STATUS = 13
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from . import _abi, names
 from ._call import call, encode, take_string, timeout_ms
-from .errors import WouldBlock
+from .errors import LostLease, WouldBlock
 
 if TYPE_CHECKING:
     from .cancel import CancelToken
@@ -219,3 +219,17 @@ class ManagerOps:
             self._use(
                 lambda ptr: call(_abi.lib().werf_sync_unlock, ptr, c_handle, lock_name=handle.lock_name)
             )
+
+    def lost(self, handle: LockHandle) -> Optional[LostLease]:
+        """The :class:`~werf_sync.LostLease` error of a lock whose lease was lost while held
+        (on a synchronization server), None while it is not known to be lost (always for
+        ``:local`` locks). A lost lock protects nothing: stop the work it guards, then
+        :meth:`unlock` (which raises the same error). Cheap (no request): poll it freely."""
+        with _CHandle(handle) as c_handle:
+            try:
+                self._use(
+                    lambda ptr: call(_abi.lib().werf_sync_lock_lost, ptr, c_handle, lock_name=handle.lock_name)
+                )
+            except LostLease as err:
+                return err
+        return None

@@ -39,16 +39,23 @@ class Sync(ManagerOps):
     descriptions the child shares with the parent.
     """
 
-    def __init__(self, home: Optional[PathArg] = None, address: Optional[str] = None) -> None:
+    def __init__(
+        self, home: Optional[PathArg] = None, address: Optional[str] = None, client_id: Optional[str] = None
+    ) -> None:
         """Opens the synchronization of werf home ``home``; None (or "") resolves it as
         werf does: ``$WERF_HOME``, else ``~/.werf``. Nothing on disk is touched until the
         first lock.
 
         ``address`` is werf's ``--synchronization`` value: "" means ``$WERF_SYNCHRONIZATION``
-        (``:local`` when unset), ``:local`` opens; a valid ``kubernetes://`` or ``http(s)://``
-        address raises :class:`~werf_sync.Unsupported` (only ``:local`` is implemented), a
-        malformed one :class:`~werf_sync.InvalidArgument`. None opens ``:local`` without
-        looking at the environment."""
+        (``:local`` when unset), ``:local`` opens; ``http(s)://`` is werf's synchronization
+        server (locks only, through the lock manager methods; watch them with :meth:`lost`);
+        a valid ``kubernetes://`` address raises :class:`~werf_sync.Unsupported`, a malformed
+        one :class:`~werf_sync.InvalidArgument`. None opens ``:local`` without looking at the
+        environment.
+
+        ``client_id`` is the lock namespace on an ``http(s)://`` server, shared with Go werf
+        only under the same ID; None (or "") means ``$WERF_SYNC_CLIENT_ID``, else a fresh ID
+        from the server (:meth:`client_id` tells it)."""
         self._ptr: Any = None
         self._pid = os.getpid()
         self._users = 0  # calls in progress; close() waits for 0
@@ -61,7 +68,17 @@ class Sync(ManagerOps):
             call(_abi.lib().werf_sync_open, data, len(data), ctypes.byref(ptr))
         else:
             text = encode(address, "synchronization address")
-            call(_abi.lib().werf_sync_open_address, text, len(text), data, len(data), ctypes.byref(ptr))
+            client = encode(client_id or "", "client ID")
+            call(
+                _abi.lib().werf_sync_open_address_with_client_id,
+                text,
+                len(text),
+                data,
+                len(data),
+                client,
+                len(client),
+                ctypes.byref(ptr),
+            )
         self._ptr = ptr
         self.home: str = self._use(self._home)  #: The absolute path of the werf home.
 
@@ -172,6 +189,17 @@ class Sync(ManagerOps):
         call(_abi.lib().werf_sync_home, ptr, ctypes.byref(out))
         return take_string(out)
 
+    def client_id(self) -> Optional[str]:
+        """The client ID of an ``http(s)://`` synchronization (asking the server for a fresh
+        one if none was given and no lock was taken yet); None for other modes."""
+
+        def body(ptr: Any) -> Optional[str]:
+            out = ctypes.c_void_p()
+            call(_abi.lib().werf_sync_client_id, ptr, ctypes.byref(out))
+            return take_string(out) if out.value else None
+
+        return self._use(body)
+
     def lock_file_path(self, name: str) -> str:
         """The lock file of lock ``name``: ``<home>/service/locks/<murmur3 hex>``, the file
         werf (lockgate's file locker with its legacy hash) uses for the same name. Nothing on
@@ -265,8 +293,10 @@ class Sync(ManagerOps):
         return self._wait(body, cancel, name)
 
 
-def open(home: Optional[PathArg] = None, address: Optional[str] = None) -> Sync:  # noqa: A001
-    """Opens werf's ``:local`` synchronization of werf home ``home`` (None: ``$WERF_HOME``,
-    else ``~/.werf``), optionally from a ``--synchronization`` ``address``. Same as
-    ``Sync(home, address)``."""
-    return Sync(home, address)
+def open(  # noqa: A001
+    home: Optional[PathArg] = None, address: Optional[str] = None, client_id: Optional[str] = None
+) -> Sync:
+    """Opens werf's synchronization of werf home ``home`` (None: ``$WERF_HOME``, else
+    ``~/.werf``), ``:local`` unless a ``--synchronization`` ``address`` says otherwise, with
+    ``client_id`` for an ``http(s)://`` server. Same as ``Sync(home, address, client_id)``."""
+    return Sync(home, address, client_id)

@@ -8,7 +8,8 @@ use werf_sync::Error;
 pub const MISS: u8 = 1;
 /// EX_DATAERR: the input was invalid.
 pub const INVALID_INPUT: u8 = 65;
-/// EX_UNAVAILABLE: the synchronization address selects a mode this build does not speak.
+/// EX_UNAVAILABLE: the synchronization address selects a mode this build does not speak, or
+/// its server cannot be reached.
 pub const UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: an internal error (a deadlock the crate refused to enter).
 pub const SOFTWARE: u8 = 70;
@@ -16,14 +17,19 @@ pub const SOFTWARE: u8 = 70;
 pub const IO: u8 = 74;
 /// EX_TEMPFAIL: the lock was not acquired (held elsewhere, timed out).
 pub const NOT_ACQUIRED: u8 = 75;
+/// EX_PROTOCOL: the server says a lease we held is gone or someone else's (a remote lock was
+/// lost while the command ran; the command was terminated).
+pub const LOST_LEASE: u8 = 76;
 
 /// The exit code for `err`.
 pub fn code_for(err: &Error) -> ExitCode {
     ExitCode::from(match err {
         Error::InvalidArgument { .. } | Error::Address(_) => INVALID_INPUT,
-        Error::Unsupported { .. } => UNAVAILABLE,
+        Error::Unsupported { .. } | Error::UnsupportedOperation { .. } => UNAVAILABLE,
         Error::Timeout { .. } | Error::Cancelled { .. } => NOT_ACQUIRED,
         Error::WouldDeadlock { .. } => SOFTWARE,
+        Error::Remote { .. } => UNAVAILABLE,
+        Error::LostLease { .. } => LOST_LEASE,
         _ => IO,
     })
 }

@@ -77,7 +77,31 @@ pub struct LockArgs {
     command: Vec<String>,
 }
 
+/// What `lock` was asked, for the http(s) implementation (remote.rs), which has no
+/// descriptor to pass on: `--close` does not apply there.
+pub struct LockRequest<'a> {
+    pub name: &'a str,
+    pub shared: bool,
+    pub nonblock: bool,
+    pub timeout: Option<Duration>,
+    pub conflict_exit_code: u8,
+    pub verbose: bool,
+    pub argv: Vec<&'a str>,
+}
+
 impl LockArgs {
+    pub fn request(&self) -> LockRequest<'_> {
+        LockRequest {
+            name: &self.name,
+            shared: self.shared,
+            nonblock: self.nonblock,
+            timeout: self.timeout,
+            conflict_exit_code: self.conflict_exit_code,
+            verbose: self.verbose,
+            argv: self.argv(),
+        }
+    }
+
     /// The program and its arguments, as given or as `sh -c SHELL_COMMAND`.
     fn argv(&self) -> Vec<&str> {
         match &self.shell_command {
@@ -173,7 +197,7 @@ pub fn run_lock(home: &WerfHome, args: LockArgs) -> werf_sync::Result<ExitCode> 
 }
 
 /// The command's status as ours, as shells do: its exit code, or 128 + the killing signal.
-fn exit_code_of(status: ExitStatus) -> ExitCode {
+pub fn exit_code_of(status: ExitStatus) -> ExitCode {
     let code = status
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))

@@ -9,13 +9,14 @@ mod child;
 mod exit;
 mod files;
 mod lock;
+mod remote;
 mod stress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use werf_sync::{Address, WerfHome};
+use werf_sync::{Address, Synchronization, WerfHome};
 
 /// werf's `--synchronization=:local`: named file locks shared with werf, fast handoff.
 #[derive(Parser)]
@@ -25,8 +26,9 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
 
-    /// werf's synchronization address (default :local). This build speaks only :local;
-    /// kubernetes:// and http(s):// addresses exit 69.
+    /// werf's synchronization address (default :local). `lock` also speaks werf's
+    /// synchronization server (http(s)://HOST:PORT); other commands and kubernetes://
+    /// addresses exit 69.
     // The variable's value is hidden from --help: it may hold kubeconfig data.
     #[arg(
         long,
@@ -36,6 +38,12 @@ struct Cli {
         hide_env_values = true
     )]
     synchronization: Option<String>,
+
+    /// The client ID on an http(s):// synchronization server: the lock namespace shared
+    /// with werf (werf keeps its ID in `client-id-<ID>-<ms>` tags of its --repo). Without
+    /// one, the server hands out a fresh ID, which is printed.
+    #[arg(long, global = true, value_name = "ID", env = "WERF_SYNC_CLIENT_ID")]
+    client_id: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -82,7 +90,19 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     // (werf's default for a local stages storage). Checked first, for every command: a
     // remote address must stop us before anything is touched.
     let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
-    werf_sync::backend::ensure_supported(&address)?;
+    // `lock` speaks werf's synchronization server; everything else works on a werf home
+    // only, so any other remote use is refused before anything is touched.
+    if let (Address::Http(_), Command::Lock(args)) = (&address, &cli.command) {
+        let home = WerfHome::resolve(cli.home.as_deref())?;
+        let sync = Synchronization::with_client_id(address, home, cli.client_id.as_deref())?;
+        return remote::run_lock(&sync, args.request(), cli.client_id.is_some());
+    }
+    if !address.is_local() {
+        return Err(werf_sync::Error::Unsupported {
+            mode: address.mode(),
+            address: address.redacted(),
+        });
+    }
     // `stress` runs on a temporary home unless --home is given; WERF_HOME does not count.
     let cli = match cli.command {
         Command::Stress(args) => return stress::run(cli.home.as_deref(), args),
