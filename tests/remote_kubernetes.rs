@@ -683,3 +683,38 @@ fn exec_plugin_credentials() {
     let handle = try_take(&leases, "exec/stage/d1", false).unwrap();
     leases.release(&handle).unwrap();
 }
+
+#[test]
+fn synchronization_conforms_and_locks_stages_as_werf_names_them() {
+    let Some(c) = cluster("synchronization_conforms_and_locks_stages_as_werf_names_them") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = werf_sync::WerfHome::new(dir.path()).unwrap();
+    let address = Address::parse(&format!(
+        "kubernetes://{NAMESPACE}@{}",
+        c.kubeconfig.display()
+    ))
+    .unwrap();
+    let connect = || werf_sync::Synchronization::new(address.clone(), home.clone());
+    connect().ensure_available().unwrap();
+    werf_sync::backend::conformance::lock_backend(&|| connect().into_locks()).unwrap();
+
+    // werf's stage lock through the crate's API against werf's through lockgate.
+    let sync = connect();
+    let handle = sync.locks().lock_stage("conf-werf", "d1").unwrap();
+    assert_eq!(handle.lock_name, "conf-werf/stage/d1");
+    assert!(!c.peer_can_take("conf-werf", "conf-werf/stage/d1", false));
+    sync.locks().unlock(&handle).unwrap();
+    let peer = c.hold("conf-werf", "conf-werf/stage/d1", false);
+    assert!(sync
+        .locks()
+        .try_lock("conf-werf/stage/d1", werf_sync::LockMode::Exclusive)
+        .unwrap()
+        .is_none());
+    peer.release();
+    assert!(matches!(
+        sync.cache().get_all_stages("conf-werf"),
+        Err(Error::UnsupportedOperation { .. })
+    ));
+}

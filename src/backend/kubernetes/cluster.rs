@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::core::params::{GetParams, PostParams};
 use kube::core::Request;
 use serde_json::{json, Value};
@@ -28,14 +28,14 @@ pub(super) async fn connect(address: &KubernetesAddress) -> Result<kube::Client,
     let config = match address.config() {
         Some(KubeConfig::Path(path)) => {
             let kubeconfig = Kubeconfig::read_from(path)
-                .map_err(|err| format!("reading kubeconfig {path}: {err}"))?;
+                .map_err(|err| format!("reading kubeconfig {path}: {}", describe(&err)))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
         Some(KubeConfig::Data { decoded, .. }) => {
             let text = std::str::from_utf8(decoded)
                 .map_err(|_| "the base64 kubeconfig data is not UTF-8 text".to_owned())?;
             let kubeconfig = Kubeconfig::from_yaml(text)
-                .map_err(|err| format!("parsing the base64 kubeconfig data: {err}"))?;
+                .map_err(|err| format!("parsing the base64 kubeconfig data: {}", describe(&err)))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
         None => match default_kubeconfig()? {
@@ -57,7 +57,7 @@ pub(super) async fn connect(address: &KubernetesAddress) -> Result<kube::Client,
             }
         },
     }
-    .map_err(|err| format!("loading the kubeconfig: {err}"))?;
+    .map_err(|err| format!("loading the kubeconfig: {}", describe(&err)))?;
     client_from(config)
 }
 
@@ -78,15 +78,26 @@ fn default_kubeconfig() -> Result<Option<Kubeconfig>, String> {
     let mut merged: Option<Kubeconfig> = None;
     for path in paths.iter().filter(|path| path.exists()) {
         let next = Kubeconfig::read_from(path)
-            .map_err(|err| format!("reading kubeconfig {}: {err}", path.display()))?;
+            .map_err(|err| format!("reading kubeconfig {}: {}", path.display(), describe(&err)))?;
         merged = Some(match merged {
             None => next,
-            Some(first) => first
-                .merge(next)
-                .map_err(|err| format!("merging kubeconfig {}: {err}", path.display()))?,
+            Some(first) => first.merge(next).map_err(|err| {
+                format!("merging kubeconfig {}: {}", path.display(), describe(&err))
+            })?,
         });
     }
     Ok(merged)
+}
+
+/// A kubeconfig error for a message. The YAML parser's own message quotes the offending
+/// input, which may be a token or a key: it is withheld.
+fn describe(err: &KubeconfigError) -> String {
+    match err {
+        KubeconfigError::Parse(_) => "not valid kubeconfig YAML (the parser's message is \
+                                      withheld: it quotes the input, which may hold credentials)"
+            .to_owned(),
+        other => other.to_string(),
+    }
 }
 
 fn client_from(config: kube::Config) -> Result<kube::Client, String> {

@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -48,6 +49,13 @@ pub const SHARED_CONFIG_MAP: &str = "werf-synchronization";
 /// Usable from any thread; every call blocks until the cluster answers.
 pub struct ConfigMapLeases {
     address: KubernetesAddress,
+    /// Made by the first call that needs it (so [`ConfigMapLeases::new`] reads nothing);
+    /// a failure is returned and tried again next time.
+    connection: Mutex<Option<Arc<Connection>>>,
+}
+
+/// A client for the resolved cluster and the runtime it runs on.
+struct Connection {
     client: kube::Client,
     runtime: tokio::runtime::Runtime,
 }
@@ -77,16 +85,40 @@ enum Decision<T> {
 }
 
 impl ConfigMapLeases {
-    /// Resolves `address` to a cluster as werf does: the kubeconfig path or `base64:` data
-    /// in the address, else the `KUBECONFIG` merge list, else `~/.kube/config`; the
-    /// address's context, else the current one; without any kubeconfig (and no context
-    /// asked for), the in-cluster service account. Tokens, client certificates and exec
-    /// plugins all work. Contacts nothing yet: an unreachable cluster fails the first
-    /// operation.
+    /// Leases for `address`, resolved on first use (see [`ConfigMapLeases::connect`]).
+    /// Reads and contacts nothing.
+    pub fn new(address: KubernetesAddress) -> Self {
+        ConfigMapLeases {
+            address,
+            connection: Mutex::new(None),
+        }
+    }
+
+    /// Leases for `address`, resolved now. The cluster is found as werf finds it: the
+    /// kubeconfig path or `base64:` data in the address, else the `KUBECONFIG` merge list,
+    /// else `~/.kube/config`; the address's context, else the current one; without any
+    /// kubeconfig (and no context asked for), the in-cluster service account. Tokens,
+    /// client certificates and exec plugins all work. Contacts nothing yet: an unreachable
+    /// cluster fails the first operation.
     ///
     /// Errors: [`Error::InvalidArgument`] for a namespace that is no DNS label;
     /// [`Error::Remote`] when no kubeconfig or in-cluster config can be loaded.
     pub fn connect(address: KubernetesAddress) -> Result<Self> {
+        let leases = Self::new(address);
+        leases.connection()?;
+        Ok(leases)
+    }
+
+    /// The connection, made now if there is none yet.
+    fn connection(&self) -> Result<Arc<Connection>> {
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(connection) = &*slot {
+            return Ok(connection.clone());
+        }
+        let address = &self.address;
         validate_name("namespace", address.namespace(), 63)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -94,21 +126,19 @@ impl ConfigMapLeases {
             .enable_all()
             .build()
             .map_err(|err| Error::Remote {
-                address: redact(&address.to_string()),
+                address: self.address(),
                 reason: format!("starting the client's runtime: {err}"),
             })?;
         let resolve = address.clone();
         let client = run_on(&runtime, async move { cluster::connect(&resolve).await })
             .and_then(|result| result)
             .map_err(|reason| Error::Remote {
-                address: redact(&address.to_string()),
+                address: self.address(),
                 reason,
             })?;
-        Ok(ConfigMapLeases {
-            address,
-            client,
-            runtime,
-        })
+        let connection = Arc::new(Connection { client, runtime });
+        *slot = Some(connection.clone());
+        Ok(connection)
     }
 
     /// The ConfigMap that holds `lock_name`'s lease.
@@ -140,10 +170,17 @@ impl ConfigMapLeases {
         let config_map = Self::config_map_for(lock_name)?;
         let key = record::annotation_key(lock_name);
         let namespace = self.address.namespace().to_owned();
-        let client = self.client.clone();
+        let connection = self.connection()?;
         let outcome = run_on(
-            &self.runtime,
-            change(client, namespace, config_map, key, create, decide),
+            &connection.runtime,
+            change(
+                connection.client.clone(),
+                namespace,
+                config_map,
+                key,
+                create,
+                decide,
+            ),
         );
         match outcome {
             Ok(Ok(value)) => Ok(Ok(value)),
@@ -210,6 +247,12 @@ impl ConfigMapLeases {
 }
 
 impl LeaseBackend for ConfigMapLeases {
+    /// Resolves the cluster (kubeconfig, context, credentials) if not done yet. Sends no
+    /// request: RBAC and reachability show on the first lock call.
+    fn ensure_available(&self) -> Result<()> {
+        self.connection().map(drop)
+    }
+
     fn acquire(&self, lock_name: &str, shared: bool) -> Result<Attempt> {
         let name = lock_name.to_owned();
         let decided = self.change(lock_name, true, move |current, now| {

@@ -40,17 +40,22 @@
 //! Changes are read-modify-`Update` loops retried on conflict; unparsable JSON is a miss.
 
 use crate::address::{KubernetesAddress, Mode};
-use crate::error::Error;
+use crate::cache::StageId;
+use crate::error::{Error, Result};
 
 #[cfg(feature = "kubernetes")]
 mod cluster;
 #[cfg(feature = "kubernetes")]
 mod leases;
 #[cfg(feature = "kubernetes")]
+mod locks;
+#[cfg(feature = "kubernetes")]
 mod record;
 
 #[cfg(feature = "kubernetes")]
 pub use leases::{ConfigMapLeases, SHARED_CONFIG_MAP};
+#[cfg(feature = "kubernetes")]
+pub use locks::KubernetesLocks;
 
 /// werf's lock name for building stage `digest` of `project` in `kubernetes://` mode:
 /// `PROJECT/stage/DIGEST` (werf's `KubernetesLockManager.LockStage`). Its ConfigMap is
@@ -59,7 +64,9 @@ pub fn stage_lock_name(project: &str, digest: &str) -> String {
     format!("{project}/stage/{digest}")
 }
 
-/// The `kubernetes://` backends: not implemented in this build.
+/// The `kubernetes://` stages storage cache (not implemented: [`Error::UnsupportedOperation`]),
+/// and in a build without the `kubernetes` feature the lock backend too
+/// ([`Error::Unsupported`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubernetesBackend {
     address: KubernetesAddress,
@@ -82,6 +89,66 @@ impl KubernetesBackend {
             address: crate::address::redact(&self.address.to_string()),
         }
     }
+
+    /// Without the feature, the mode is unsupported; with it, only the cache is.
+    fn no_cache(&self, operation: &'static str) -> Error {
+        if cfg!(not(feature = "kubernetes")) {
+            return self.unsupported();
+        }
+        Error::UnsupportedOperation {
+            operation,
+            address: crate::address::redact(&self.address.to_string()),
+            reason: "werf's stages storage cache in the ConfigMap (data.stagesStorageCache) \
+                     is not implemented: no werf since v1.2.77 uses it; over kubernetes:// \
+                     only locks are synchronized",
+        }
+    }
 }
 
-unsupported_backend!(KubernetesBackend);
+/// Without the `kubernetes` feature the lock backend too; with it, `KubernetesLocks`
+/// takes the locks and this only answers for the cache.
+impl super::LockBackend for KubernetesBackend {
+    fn ensure_available(&self) -> Result<()> {
+        Err(self.unsupported())
+    }
+    fn lock(&self, _: &str, _: crate::LockOptions<'_>) -> Result<crate::LockHandle> {
+        Err(self.unsupported())
+    }
+    fn try_lock(&self, _: &str, _: crate::LockMode) -> Result<Option<crate::LockHandle>> {
+        Err(self.unsupported())
+    }
+    fn unlock(&self, _: &crate::LockHandle) -> Result<()> {
+        Err(self.unsupported())
+    }
+    fn stage_lock_name(&self, project: &str, digest: &str) -> String {
+        stage_lock_name(project, digest)
+    }
+}
+
+/// werf's ConfigMap stages storage cache (`data.stagesStorageCache`) is not implemented:
+/// only werf ≤ v1.2.76 uses it.
+impl super::CacheBackend for KubernetesBackend {
+    /// Available as far as the mode is (each operation says what it lacks), as for http.
+    fn ensure_available(&self) -> Result<()> {
+        if cfg!(feature = "kubernetes") {
+            Ok(())
+        } else {
+            Err(self.unsupported())
+        }
+    }
+    fn get_all_stages(&self, _: &str) -> Result<Option<Vec<StageId>>> {
+        Err(self.no_cache("get_all_stages"))
+    }
+    fn delete_all_stages(&self, _: &str) -> Result<()> {
+        Err(self.no_cache("delete_all_stages"))
+    }
+    fn get_stages_by_digest(&self, _: &str, _: &str) -> Result<Option<Vec<StageId>>> {
+        Err(self.no_cache("get_stages_by_digest"))
+    }
+    fn store_stages_by_digest(&self, _: &str, _: &str, _: &[StageId]) -> Result<()> {
+        Err(self.no_cache("store_stages_by_digest"))
+    }
+    fn delete_stages_by_digest(&self, _: &str, _: &str) -> Result<()> {
+        Err(self.no_cache("delete_stages_by_digest"))
+    }
+}
