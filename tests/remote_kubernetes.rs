@@ -500,6 +500,10 @@ fn other_writers_annotations_data_and_fields_survive() {
         "IsShared": false,
         "QueueMembers": {"w": {"AcquirerId": "w", "AcquiredAtTimestamp": 1, "ExpireAtTimestamp": 2}},
     });
+    // The namespace may not exist yet (tests run in parallel): any lock creates it.
+    let leases = c.leases();
+    let setup = try_take(&leases, "foreign-setup/stage/d", false).unwrap();
+    leases.release(&setup).unwrap();
     let mut cm: ConfigMap = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name, "labels": {"team": "ci"},
                      "annotations": {"example.com/owner": "ci", (lockgate_key(queued)): v02.to_string()}},
@@ -508,7 +512,6 @@ fn other_writers_annotations_data_and_fields_survive() {
     .unwrap();
     c.kube(|api| async move { api.create(&PostParams::default(), &cm).await });
 
-    let leases = c.leases();
     let ours = try_take(&leases, lock, false).unwrap();
     // Edited by someone else while we hold the lock.
     cm = c.config_map(&name);
