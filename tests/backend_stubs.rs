@@ -1,9 +1,10 @@
 //! The remote backends this build does not speak are stubs: every call, lock or cache, fails
 //! with `Error::Unsupported` naming the mode and the redacted address, and the conformance
 //! suites fail at their first call with that message. Nothing is touched on disk.
-//! `kubernetes://` is such a stub; `http(s)://` is one without the `http` feature, and with
-//! it only its stages storage cache is refused (`Error::UnsupportedOperation`, checked here;
-//! its locks are tested against a real server in tests/remote_http.rs).
+//! `kubernetes://` and `http(s)://` are such stubs without their `kubernetes` and `http`
+//! features; with them only their stages storage caches are refused
+//! (`Error::UnsupportedOperation`, checked here; their locks are tested against real
+//! servers in tests/remote_http.rs and tests/remote_kubernetes.rs).
 
 use werf_sync::address::Mode;
 use werf_sync::backend::conformance;
@@ -31,9 +32,10 @@ const REMOTE: [(&str, Mode, &str); 3] = [
 
 /// The addresses whose locks are stubs in this build.
 fn stubbed_locks() -> impl Iterator<Item = (&'static str, Mode, &'static str)> {
-    REMOTE
-        .into_iter()
-        .filter(|(_, mode, _)| *mode == Mode::Kubernetes || cfg!(not(feature = "http")))
+    REMOTE.into_iter().filter(|(_, mode, _)| match mode {
+        Mode::Kubernetes => cfg!(not(feature = "kubernetes")),
+        _ => cfg!(not(feature = "http")),
+    })
 }
 
 fn temp_home() -> (tempfile::TempDir, WerfHome) {
@@ -128,13 +130,17 @@ fn suites_fail_at_the_first_call() {
     }
 }
 
-/// No werf server serves the stages storage cache any more: every cache call over http(s)
-/// is refused, naming the operation, the redacted address and why, without contacting it.
-#[cfg(feature = "http")]
+/// No werf server serves the stages storage cache any more, and no werf since v1.2.77 uses
+/// the ConfigMap's: every cache call over http(s) and kubernetes (with their features) is
+/// refused, naming the operation, the redacted address and why, without contacting it.
 #[test]
-fn http_cache_calls_are_refused_saying_why() {
+fn remote_cache_calls_are_refused_saying_why() {
     let (_dir, home) = temp_home();
-    for (text, mode, redacted) in REMOTE.into_iter().filter(|r| r.1 == Mode::Http) {
+    let built = |mode: &Mode| match mode {
+        Mode::Kubernetes => cfg!(feature = "kubernetes"),
+        _ => cfg!(feature = "http"),
+    };
+    for (text, mode, redacted) in REMOTE.into_iter().filter(|r| built(&r.1)) {
         let sync = Synchronization::new(Address::parse(text).unwrap(), home.clone());
         let cache = sync.cache();
         cache.ensure_available().unwrap();

@@ -46,8 +46,9 @@ func Open(home string) (*Sync, error) {
 // werf home home (empty: $WERF_HOME, else ~/.werf). An empty address means
 // $WERF_SYNCHRONIZATION, and ":local" when that is unset or empty. An http(s):// address
 // is werf's synchronization server (locks only, through the lock manager methods; see
-// OpenAddressClient). A valid kubernetes:// address fails with ErrUnsupported; anything
-// else with ErrInvalidArgument and werf's message.
+// OpenAddressClient). A kubernetes:// address keeps lockgate leases on ConfigMap
+// werf-PROJECT when the library was built with its kubernetes feature, and fails with
+// ErrUnsupported otherwise; anything else fails with ErrInvalidArgument and werf's message.
 func OpenAddress(address, home string) (*Sync, error) {
 	return OpenAddressClient(address, home, "")
 }

@@ -8,8 +8,10 @@
 //! - [`Synchronization`]: the backends an address selects.
 //!
 //! Implementations: [`local`] (`:local`, real: the crate's [`LockManager`] and
-//! [`StagesStorageCache`]), [`kubernetes`] and [`http`] (stubs that carry the parsed address
-//! and fail every call with [`Error::Unsupported`](crate::Error::Unsupported); their module docs specify the protocol to implement).
+//! [`StagesStorageCache`]); [`http`] and [`kubernetes`] (locks: the generic
+//! [`distributed`] locker over each mode's lease backend, with the `http` and `kubernetes`
+//! cargo features; without them, stubs failing every call with
+//! [`Error::Unsupported`](crate::Error::Unsupported)).
 //! [`conformance`] is the behaviour every implementation must show, written once against
 //! the traits.
 //!
@@ -34,65 +36,6 @@ use crate::home::WerfHome;
 use crate::lock::{LockMode, LockOptions, Locker};
 use crate::manager::{names, LockHandle, LockManager};
 
-/// Implements the backend traits for a remote stub: every call fails with the stub's
-/// `unsupported()` error. Defined before the modules that use it.
-macro_rules! unsupported_backend {
-    ($stub:ty) => {
-        impl $crate::backend::LockBackend for $stub {
-            fn ensure_available(&self) -> $crate::Result<()> {
-                Err(self.unsupported())
-            }
-            fn lock(
-                &self,
-                _: &str,
-                _: $crate::LockOptions<'_>,
-            ) -> $crate::Result<$crate::LockHandle> {
-                Err(self.unsupported())
-            }
-            fn try_lock(
-                &self,
-                _: &str,
-                _: $crate::LockMode,
-            ) -> $crate::Result<Option<$crate::LockHandle>> {
-                Err(self.unsupported())
-            }
-            fn unlock(&self, _: &$crate::LockHandle) -> $crate::Result<()> {
-                Err(self.unsupported())
-            }
-        }
-
-        impl $crate::backend::CacheBackend for $stub {
-            fn ensure_available(&self) -> $crate::Result<()> {
-                Err(self.unsupported())
-            }
-            fn get_all_stages(&self, _: &str) -> $crate::Result<Option<Vec<$crate::StageId>>> {
-                Err(self.unsupported())
-            }
-            fn delete_all_stages(&self, _: &str) -> $crate::Result<()> {
-                Err(self.unsupported())
-            }
-            fn get_stages_by_digest(
-                &self,
-                _: &str,
-                _: &str,
-            ) -> $crate::Result<Option<Vec<$crate::StageId>>> {
-                Err(self.unsupported())
-            }
-            fn store_stages_by_digest(
-                &self,
-                _: &str,
-                _: &str,
-                _: &[$crate::StageId],
-            ) -> $crate::Result<()> {
-                Err(self.unsupported())
-            }
-            fn delete_stages_by_digest(&self, _: &str, _: &str) -> $crate::Result<()> {
-                Err(self.unsupported())
-            }
-        }
-    };
-}
-
 pub mod conformance;
 pub mod distributed;
 pub mod http;
@@ -109,6 +52,9 @@ pub use kubernetes::KubernetesBackend;
 pub fn ensure_supported(address: &Address) -> Result<()> {
     match address {
         Address::Local => Ok(()),
+        #[cfg(feature = "kubernetes")]
+        Address::Kubernetes(_) => Ok(()),
+        #[cfg(not(feature = "kubernetes"))]
         Address::Kubernetes(a) => LockBackend::ensure_available(&KubernetesBackend::new(a.clone())),
         #[cfg(feature = "http")]
         Address::Http(_) => Ok(()),
@@ -221,9 +167,11 @@ pub struct Synchronization {
 impl Synchronization {
     /// The backends for `address`. `:local` works below `home`; `http(s)://` talks to werf's
     /// synchronization server under a fresh client ID that the first lock call gets from
-    /// the server (see [`Synchronization::with_client_id`] to share a namespace); the
-    /// stages storage cache of `http(s)://` and both backends of `kubernetes://` fail every
-    /// call with [`Error::Unsupported`](crate::Error::Unsupported) or
+    /// the server (see [`Synchronization::with_client_id`] to share a namespace);
+    /// `kubernetes://` keeps lockgate leases on ConfigMap `werf-PROJECT` in the address's
+    /// namespace (feature `kubernetes`; the cluster is resolved on the first lock call). The
+    /// stages storage caches of both remote modes, and a mode whose feature is off, fail
+    /// every call with [`Error::Unsupported`](crate::Error::Unsupported) or
     /// [`Error::UnsupportedOperation`](crate::Error::UnsupportedOperation). Nothing is
     /// touched or contacted here.
     pub fn new(address: Address, home: WerfHome) -> Synchronization {
@@ -249,6 +197,12 @@ impl Synchronization {
                 Box::new(LockManager::new(Locker::new(home.clone()))),
                 Box::new(StagesStorageCache::new(home)),
             ),
+            #[cfg(feature = "kubernetes")]
+            Address::Kubernetes(a) => (
+                Box::new(kubernetes::KubernetesLocks::new(a.clone())),
+                Box::new(KubernetesBackend::new(a.clone())),
+            ),
+            #[cfg(not(feature = "kubernetes"))]
             Address::Kubernetes(a) => (
                 Box::new(KubernetesBackend::new(a.clone())),
                 Box::new(KubernetesBackend::new(a.clone())),

@@ -11,6 +11,7 @@ use super::handle::WerfSyncLockHandle;
 use super::lock::lock_options;
 use super::status::WerfSyncStatus;
 use super::sync::WerfSync;
+use werf_sync::backend::LockBackend;
 use werf_sync::manager::names;
 use werf_sync::LockOptions;
 
@@ -51,7 +52,9 @@ pub unsafe extern "C" fn werf_sync_lock_stage(
     // SAFETY: the caller's contract, passed on unchanged.
     unsafe {
         lock_project_digest(
-            names::stage,
+            // The mode's name (kubernetes:// names it PROJECT/stage/DIGEST), defined once in
+            // the backend.
+            |locks, project, digest| locks.stage_lock_name(project, digest),
             (sync, project, project_len, digest, digest_len),
             timeout_ms,
             cancel,
@@ -79,7 +82,7 @@ pub unsafe extern "C" fn werf_sync_lock_stage_cache(
     // SAFETY: the caller's contract, passed on unchanged.
     unsafe {
         lock_project_digest(
-            names::stage_cache,
+            |_, project, digest| names::stage_cache(project, digest),
             (sync, project, project_len, digest, digest_len),
             timeout_ms,
             cancel,
@@ -95,7 +98,7 @@ pub unsafe extern "C" fn werf_sync_lock_stage_cache(
 /// # Safety
 /// The pointer arguments follow `werf_sync_lock_stage`'s contract.
 unsafe fn lock_project_digest(
-    lock_name: fn(&str, &str) -> String,
+    lock_name: fn(&dyn LockBackend, &str, &str) -> String,
     (sync, project, project_len, digest, digest_len): (
         *const WerfSync,
         *const c_char,
@@ -115,7 +118,12 @@ unsafe fn lock_project_digest(
         let digest = unsafe { str_arg(digest, digest_len, "digest") }?;
         let options = unsafe { lock_options(EXCLUSIVE, timeout_ms, cancel) }?;
         let out = out_arg(out_handle, "out_handle")?;
-        acquire(sync, &lock_name(project, digest), options, out)
+        acquire(
+            sync,
+            &lock_name(sync.manager(), project, digest),
+            options,
+            out,
+        )
     })
 }
 

@@ -27,8 +27,8 @@ struct Cli {
     home: Option<PathBuf>,
 
     /// werf's synchronization address (default :local). `lock` also speaks werf's
-    /// synchronization server (http(s)://HOST:PORT); other commands and kubernetes://
-    /// addresses exit 69.
+    /// synchronization server (http(s)://HOST:PORT) and, in a build with the `kubernetes`
+    /// feature, kubernetes://NAMESPACE[:CONTEXT][@CONFIG]; other commands exit 69 on them.
     // The variable's value is hidden from --help: it may hold kubeconfig data.
     #[arg(
         long,
@@ -90,9 +90,12 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     // (werf's default for a local stages storage). Checked first, for every command: a
     // remote address must stop us before anything is touched.
     let address = Address::select(cli.synchronization.as_deref(), None)?.unwrap_or(Address::Local);
-    // `lock` speaks werf's synchronization server; everything else works on a werf home
-    // only, so any other remote use is refused before anything is touched.
-    if let (Address::Http(_), Command::Lock(args)) = (&address, &cli.command) {
+    // `lock` speaks the remote modes (a build without a mode's feature refuses it at the first
+    // lock call, exit 69); everything else works on a werf home only, so any other remote use
+    // is refused before anything is touched.
+    if let (Address::Http(_) | Address::Kubernetes(_), Command::Lock(args)) =
+        (&address, &cli.command)
+    {
         let home = WerfHome::resolve(cli.home.as_deref())?;
         let sync = Synchronization::with_client_id(address, home, cli.client_id.as_deref())?;
         return remote::run_lock(&sync, args.request(), cli.client_id.is_some());
