@@ -43,6 +43,12 @@ var (
 	// longer has; reset the project (DeleteAllStages) and retry, as werf does. The message
 	// ends with werf's marker "should reset storage cache".
 	ErrShouldResetCache = errors.New("werfsync: should reset storage cache")
+	// ErrLostLease: a remote lock's lease was lost (the server or another client says it is
+	// gone or someone else's): assume another holder has the lock.
+	ErrLostLease = errors.New("werfsync: lock lease lost")
+	// ErrUnavailable: the synchronization server or cluster could not be reached, refused
+	// the request or answered something that is not its protocol.
+	ErrUnavailable = errors.New("werfsync: synchronization server unavailable")
 	// ErrClosed: the Sync was closed, or the Lock already unlocked.
 	ErrClosed = errors.New("werfsync: already closed")
 )
@@ -60,6 +66,8 @@ var sentinels = map[C.WerfSyncStatus]error{
 	C.WERF_SYNC_STATUS_PANIC:              ErrPanic,
 	C.WERF_SYNC_STATUS_WRONG_FILE_TYPE:    ErrWrongFileType,
 	C.WERF_SYNC_STATUS_SHOULD_RESET_CACHE: ErrShouldResetCache,
+	C.WERF_SYNC_STATUS_LOST_LEASE:         ErrLostLease,
+	C.WERF_SYNC_STATUS_UNAVAILABLE:        ErrUnavailable,
 }
 
 // Error is a failure reported by the library.

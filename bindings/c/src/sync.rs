@@ -1,4 +1,5 @@
-//! The `WerfSync` handle: one werf home with its locker and lock manager.
+//! The `WerfSync` handle: one werf home with its locker and lock manager — or one bare locks
+//! directory, as lockgate's file locker uses (`werf_sync_open_locks_dir`).
 
 use std::ffi::c_char;
 use std::path::Path;
@@ -8,7 +9,10 @@ use super::boundary::{catch, catch_value};
 use super::error::{Failure, WerfSyncError};
 use super::status::WerfSyncStatus;
 use werf_sync::address::{Address, SYNCHRONIZATION_ENV};
+use werf_sync::lock::LockFileNaming;
 use werf_sync::{LockManager, Locker, StagesStorageCache, WerfHome};
+
+use super::status::WerfSyncStatus as Status;
 
 /// A `:local` synchronization: werf's named locks and werf's stages storage cache below one
 /// werf home.
@@ -18,7 +22,8 @@ use werf_sync::{LockManager, Locker, StagesStorageCache, WerfHome};
 /// must not run concurrently with any of them.
 pub struct WerfSync {
     manager: LockManager,
-    cache: StagesStorageCache,
+    /// None for a bare locks directory, which has no werf home to hold a cache.
+    cache: Option<StagesStorageCache>,
 }
 
 impl WerfSync {
@@ -30,15 +35,49 @@ impl WerfSync {
         &self.manager
     }
 
-    pub(crate) fn cache(&self) -> &StagesStorageCache {
-        &self.cache
+    /// The stages storage cache; `WERF_SYNC_STATUS_UNSUPPORTED` for a bare locks directory.
+    pub(crate) fn cache(&self) -> Result<&StagesStorageCache, Failure> {
+        self.cache.as_ref().ok_or_else(|| {
+            Failure::new(
+                Status::Unsupported,
+                "this handle was opened on a locks directory (werf_sync_open_locks_dir), \
+                 which has no stages storage cache; open a werf home for it",
+            )
+        })
     }
 
     fn local(home: WerfHome) -> Self {
         WerfSync {
             manager: LockManager::new(Locker::new(home.clone())),
-            cache: StagesStorageCache::new(home),
+            cache: Some(StagesStorageCache::new(home)),
         }
+    }
+}
+
+/// How lock names become file names in a locks directory, passed to
+/// `werf_sync_open_locks_dir` as a plain `uint32_t` and validated: lockgate's two schemes,
+/// chosen in lockgate by `file_lock.LegacyHashFunction`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WerfSyncLockFileNaming {
+    /// Hex MurmurHash3_x86_32, unpadded: lockgate with `LegacyHashFunction = true`, as werf
+    /// sets it. The scheme of a werf home (`werf_sync_open`).
+    Murmur3 = 0,
+    /// Hex SHA-256 (64 digits): lockgate's default, `LegacyHashFunction = false`.
+    Sha256 = 1,
+}
+
+fn naming_arg(naming: u32) -> Result<LockFileNaming, Failure> {
+    match naming {
+        n if n == WerfSyncLockFileNaming::Murmur3 as u32 => Ok(LockFileNaming::Murmur3),
+        n if n == WerfSyncLockFileNaming::Sha256 as u32 => Ok(LockFileNaming::Sha256),
+        other => Err(Failure::invalid(
+            "lock file naming",
+            format!(
+                "{other} is neither WERF_SYNC_LOCK_FILE_NAMING_MURMUR3 (0) \
+                 nor WERF_SYNC_LOCK_FILE_NAMING_SHA256 (1)"
+            ),
+        )),
     }
 }
 
@@ -81,6 +120,47 @@ pub unsafe extern "C" fn werf_sync_open(
         let home = unsafe { home_arg(home, home_len) }?;
         // SAFETY: `out_sync` is writable by the caller's contract.
         unsafe { out.write(Box::into_raw(Box::new(WerfSync::local(home)))) };
+        Ok(())
+    })
+}
+
+/// Opens the lock files directly in a locks directory, named by `naming` — the files of
+/// lockgate's `file_locker.NewFileLocker(locksDir)`, so that locks taken here and there
+/// exclude each other. Locks (`werf_sync_lock`, ...) and the lock manager functions
+/// (`werf_sync_manager_lock`, ...) work as on a werf home; the stages storage cache functions
+/// return `WERF_SYNC_STATUS_UNSUPPORTED`. The directory is created (mode 0755) by the first
+/// lock if it is missing.
+///
+/// Parameters:
+/// - `locks_dir`, `locks_dir_len`: the directory (UTF-8, not empty, no NUL byte). A relative
+///   path is made absolute against the current directory.
+/// - `naming`: a `WerfSyncLockFileNaming` value: `WERF_SYNC_LOCK_FILE_NAMING_MURMUR3` for the
+///   locks directory werf uses, `WERF_SYNC_LOCK_FILE_NAMING_SHA256` for lockgate's default.
+/// - `out_sync`, `out_error`: as for `werf_sync_open`.
+///
+/// Returns `WERF_SYNC_STATUS_OK`, or `WERF_SYNC_STATUS_INVALID_ARGUMENT` (NULL `out_sync`,
+/// an empty path, invalid UTF-8, a NUL byte, an unknown `naming`).
+///
+/// Memory: as for `werf_sync_open`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_open_locks_dir(
+    locks_dir: *const c_char,
+    locks_dir_len: usize,
+    naming: u32,
+    out_sync: *mut *mut WerfSync,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        let out = out_arg(out_sync, "out_sync")?;
+        // SAFETY: the caller's contract for `(locks_dir, locks_dir_len)`.
+        let dir = unsafe { str_arg(locks_dir, locks_dir_len, "locks directory") }?;
+        let locker = Locker::in_locks_dir(Path::new(dir), naming_arg(naming)?)?;
+        let sync = WerfSync {
+            manager: LockManager::new(locker),
+            cache: None,
+        };
+        // SAFETY: `out_sync` is writable by the caller's contract.
+        unsafe { out.write(Box::into_raw(Box::new(sync))) };
         Ok(())
     })
 }
@@ -139,7 +219,8 @@ pub unsafe extern "C" fn werf_sync_free(sync: *mut WerfSync) {
     })
 }
 
-/// The absolute path of the werf home of `sync`.
+/// The absolute path of the werf home of `sync` (of the locks directory, for a handle from
+/// `werf_sync_open_locks_dir`).
 ///
 /// Memory: on success the caller owns `*out_path` (NUL-terminated UTF-8) and frees it with
 /// `werf_sync_string_free`.
@@ -161,7 +242,8 @@ pub unsafe extern "C" fn werf_sync_home(
 }
 
 /// The lock file of lock `name` (`<home>/service/locks/<murmur3 hex>`, the same file werf
-/// uses). Nothing on disk is touched.
+/// uses; for `werf_sync_open_locks_dir`, `<locks dir>/<hex hash by its naming>`). Nothing on
+/// disk is touched.
 ///
 /// Memory: on success the caller owns `*out_path` and frees it with `werf_sync_string_free`.
 #[no_mangle]
