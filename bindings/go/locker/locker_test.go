@@ -302,3 +302,31 @@ func TestOnWaitFuncErrorsAndMisuse(t *testing.T) {
 		mustRelease(t, l, h)
 	}
 }
+
+// TestAcquiredOnErrorMatchesLockgate: what Acquire returns beside an error is lockgate's.
+func TestAcquiredOnErrorMatchesLockgate(t *testing.T) {
+	refused := errors.New("refused")
+	for _, impl := range implementations {
+		l, err := impl.new(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := mustAcquire(t, l, "x", lockgate.AcquireOptions{})
+		cases := []struct {
+			name string
+			opts lockgate.AcquireOptions
+			want bool
+		}{
+			{"OnWaitFunc error", lockgate.AcquireOptions{OnWaitFunc: func(string, func() error) error { return refused }}, true},
+			{"timeout", lockgate.AcquireOptions{Timeout: time.Millisecond}, true},
+			{"NonBlocking held", lockgate.AcquireOptions{NonBlocking: true}, false},
+		}
+		for _, c := range cases {
+			ok, _, _ := l.Acquire("x", c.opts)
+			if ok != c.want {
+				t.Errorf("%s, %s: acquired=%v, want %v", impl.name, c.name, ok, c.want)
+			}
+		}
+		mustRelease(t, l, h)
+	}
+}
