@@ -16,8 +16,9 @@
  *   given length) for the duration of the call; a handle must not be used after its _free.
  * - No call unwinds or aborts: an internal panic is reported as WERF_SYNC_STATUS_PANIC.
  *
- * Link: the static library libwerf_sync.a plus -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
- * (Linux; see `cargo rustc --lib -- --print native-static-libs`), or -lwerf_sync (shared).
+ * Install with scripts/install-c PREFIX, then link with pkg-config:
+ *   cc app.c $(pkg-config --cflags --libs werf_sync)            (shared, libwerf_sync.so.0)
+ *   cc -static app.c $(pkg-config --static --cflags --libs werf_sync)   (static)
  */
 
 #ifndef WERF_SYNC_H
@@ -168,6 +169,34 @@ typedef uint32_t WerfSyncLockMode;
 #endif // __cplusplus
 
 /**
+ * How lock names become file names in a locks directory, passed to
+ * `werf_sync_open_locks_dir` as a plain `uint32_t` and validated: lockgate's two schemes,
+ * chosen in lockgate by `file_lock.LegacyHashFunction`.
+ */
+enum WerfSyncLockFileNaming
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Hex MurmurHash3_x86_32, unpadded: lockgate with `LegacyHashFunction = true`, as werf
+   * sets it. The scheme of a werf home (`werf_sync_open`).
+   */
+  WERF_SYNC_LOCK_FILE_NAMING_MURMUR3 = 0,
+  /**
+   * Hex SHA-256 (64 digits): lockgate's default, `LegacyHashFunction = false`.
+   */
+  WERF_SYNC_LOCK_FILE_NAMING_SHA256 = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum WerfSyncLockFileNaming WerfSyncLockFileNaming;
+#else
+typedef uint32_t WerfSyncLockFileNaming;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The kind of synchronization an address selects.
  */
 enum WerfSyncAddressMode
@@ -243,11 +272,13 @@ typedef uint32_t WerfSyncAddressPart;
 
 /**
  * A synchronization: werf's named locks and werf's stages storage cache, `:local` below one
- * werf home, or (locks only) on werf's `http(s)://` synchronization server.
+ * werf home, (locks only) on werf's `http(s)://` synchronization server or a
+ * `kubernetes://` ConfigMap, or (locks only) in a bare locks directory.
  *
- * Created by `werf_sync_open` or `werf_sync_open_address*`, freed by `werf_sync_free`.
- * Every function taking a `const WerfSync *` may run concurrently from any number of
- * threads; `werf_sync_free` must not run concurrently with any of them.
+ * Created by `werf_sync_open`, `werf_sync_open_address*` or `werf_sync_open_locks_dir`,
+ * freed by `werf_sync_free`. Every function taking a `const WerfSync *` may run
+ * concurrently from any number of threads; `werf_sync_free` must not run concurrently with
+ * any of them.
  */
 typedef struct WerfSync WerfSync;
 
@@ -618,7 +649,9 @@ void werf_sync_lock_guard_free(struct WerfSyncLockGuard *guard);
 uint32_t werf_sync_lock_guard_mode(const struct WerfSyncLockGuard *guard);
 
 /**
- * werf's `LockStage(project, digest)`: exclusive lock `PROJECT.DIGEST`.
+ * werf's `LockStage(project, digest)`: exclusive lock on the stage, under the name this
+ * synchronization's mode gives it (`PROJECT.DIGEST`; `PROJECT/stage/DIGEST` over
+ * `kubernetes://`).
  *
  * `timeout_ms` and `cancel` as for `werf_sync_lock` (werf itself waits forever: pass
  * `WERF_SYNC_NO_TIMEOUT` and NULL). On success the caller owns `*out_handle` (free it with
@@ -633,63 +666,6 @@ WerfSyncStatus werf_sync_lock_stage(const struct WerfSync *sync,
                                     const struct WerfSyncCancelToken *cancel,
                                     struct WerfSyncLockHandle **out_handle,
                                     struct WerfSyncError **out_error);
-
-/**
- * werf's `LockStageCache(project, digest)` (werf ≤ v1.2.76): exclusive lock
- * `PROJECT.DIGEST.cache`. Parameters and memory as for `werf_sync_lock_stage`.
- */
-WerfSyncStatus werf_sync_lock_stage_cache(const struct WerfSync *sync,
-                                          const char *project,
-                                          size_t project_len,
-                                          const char *digest,
-                                          size_t digest_len,
-                                          int64_t timeout_ms,
-                                          const struct WerfSyncCancelToken *cancel,
-                                          struct WerfSyncLockHandle **out_handle,
-                                          struct WerfSyncError **out_error);
-
-/**
- * werf's `LockImage(image)` (werf v1.1): exclusive lock `IMAGE.image`. Parameters and memory
- * as for `werf_sync_lock_stage`.
- */
-WerfSyncStatus werf_sync_lock_image(const struct WerfSync *sync,
-                                    const char *image,
-                                    size_t image_len,
-                                    int64_t timeout_ms,
-                                    const struct WerfSyncCancelToken *cancel,
-                                    struct WerfSyncLockHandle **out_handle,
-                                    struct WerfSyncError **out_error);
-
-/**
- * werf's `LockStagesAndImages(project)` (werf v1.1): lock `PROJECT.stages_and_images`,
- * shared when `shared` is true (werf: "get or create images only"), else exclusive.
- * Parameters and memory as for `werf_sync_lock_stage`.
- */
-WerfSyncStatus werf_sync_lock_stages_and_images(const struct WerfSync *sync,
-                                                const char *project,
-                                                size_t project_len,
-                                                bool shared,
-                                                int64_t timeout_ms,
-                                                const struct WerfSyncCancelToken *cancel,
-                                                struct WerfSyncLockHandle **out_handle,
-                                                struct WerfSyncError **out_error);
-
-/**
- * werf's `LockDeployProcess(project, release, kube_context)` (werf v1.1): exclusive lock
- * `project/PROJECT;release/RELEASE;kube_context/CONTEXT`. Parameters and memory as for
- * `werf_sync_lock_stage`.
- */
-WerfSyncStatus werf_sync_lock_deploy_process(const struct WerfSync *sync,
-                                             const char *project,
-                                             size_t project_len,
-                                             const char *release,
-                                             size_t release_len,
-                                             const char *kube_context,
-                                             size_t kube_context_len,
-                                             int64_t timeout_ms,
-                                             const struct WerfSyncCancelToken *cancel,
-                                             struct WerfSyncLockHandle **out_handle,
-                                             struct WerfSyncError **out_error);
 
 /**
  * Acquires any lock `name` through the lock manager (what lockgate's `Acquire` does without
@@ -753,6 +729,32 @@ WerfSyncStatus werf_sync_open(const char *home,
                               size_t home_len,
                               struct WerfSync **out_sync,
                               struct WerfSyncError **out_error);
+
+/**
+ * Opens the lock files directly in a locks directory, named by `naming` — the files of
+ * lockgate's `file_locker.NewFileLocker(locksDir)`, so that locks taken here and there
+ * exclude each other. Locks (`werf_sync_lock`, ...) and the lock manager functions
+ * (`werf_sync_manager_lock`, ...) work as on a werf home; the stages storage cache functions
+ * return `WERF_SYNC_STATUS_UNSUPPORTED`. The directory is created (mode 0755) by the first
+ * lock if it is missing.
+ *
+ * Parameters:
+ * - `locks_dir`, `locks_dir_len`: the directory (UTF-8, not empty, no NUL byte). A relative
+ *   path is made absolute against the current directory.
+ * - `naming`: a `WerfSyncLockFileNaming` value: `WERF_SYNC_LOCK_FILE_NAMING_MURMUR3` for the
+ *   locks directory werf uses, `WERF_SYNC_LOCK_FILE_NAMING_SHA256` for lockgate's default.
+ * - `out_sync`, `out_error`: as for `werf_sync_open`.
+ *
+ * Returns `WERF_SYNC_STATUS_OK`, or `WERF_SYNC_STATUS_INVALID_ARGUMENT` (NULL `out_sync`,
+ * an empty path, invalid UTF-8, a NUL byte, an unknown `naming`).
+ *
+ * Memory: as for `werf_sync_open`.
+ */
+WerfSyncStatus werf_sync_open_locks_dir(const char *locks_dir,
+                                        size_t locks_dir_len,
+                                        uint32_t naming,
+                                        struct WerfSync **out_sync,
+                                        struct WerfSyncError **out_error);
 
 /**
  * Opens the synchronization a werf `--synchronization` address selects, below a werf home.
@@ -841,7 +843,8 @@ WerfSyncStatus werf_sync_lock_lost(const struct WerfSync *sync,
 void werf_sync_free(struct WerfSync *sync);
 
 /**
- * The absolute path of the werf home of `sync`.
+ * The absolute path of the werf home of `sync` (of the locks directory, for a handle from
+ * `werf_sync_open_locks_dir`).
  *
  * Memory: on success the caller owns `*out_path` (NUL-terminated UTF-8) and frees it with
  * `werf_sync_string_free`.
@@ -852,7 +855,8 @@ WerfSyncStatus werf_sync_home(const struct WerfSync *sync,
 
 /**
  * The lock file of lock `name` (`<home>/service/locks/<murmur3 hex>`, the same file werf
- * uses). Nothing on disk is touched.
+ * uses; for `werf_sync_open_locks_dir`, `<locks dir>/<hex hash by its naming>`). Nothing on
+ * disk is touched.
  *
  * Memory: on success the caller owns `*out_path` and frees it with `werf_sync_string_free`.
  */

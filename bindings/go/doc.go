@@ -15,9 +15,14 @@
 //	if err != nil { ... }                    // errors.Is(err, werfsync.ErrTimeout), ...
 //	defer lock.Unlock()
 //
-// Linking: the package links the static library built from this repository
-// (target/debug/libwerf_sync.a; with the build tag werfsync_release,
-// target/release/libwerf_sync.a), so run `cargo build --lib` (or `--release`) first.
+// Linking: the package links the installed C library (scripts/install-c PREFIX in the
+// werf-sync repository) found through pkg-config — the shared libwerf_sync.so.0.1, or with
+// the build tag werfsync_static the archive libwerf_sync.a, so that the program needs no
+// libwerf_sync.so at run time (and is fully static with
+// -ldflags '-linkmode external -extldflags -static'). For a prefix pkg-config does not
+// search, set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig.
+//
+// Package locker is a drop-in lockgate.Locker on lockgate's lock files, for werf.
 //
 // Waits honour a context: its deadline becomes the wait's timeout and its cancellation
 // cancels the wait through a C cancel token, so no goroutine or OS thread stays blocked

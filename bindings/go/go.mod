@@ -4,11 +4,11 @@ go 1.24
 
 require (
 	github.com/gofrs/flock v0.8.1
+	github.com/google/uuid v1.3.0
 	github.com/werf/lockgate v0.1.1
 )
 
 require (
-	github.com/google/uuid v1.3.0 // indirect
 	github.com/spaolacci/murmur3 v1.1.0 // indirect
 	golang.org/x/crypto v0.7.0 // indirect
 	golang.org/x/sys v0.6.0 // indirect

@@ -40,52 +40,33 @@ func takeHandle(h *C.WerfSyncLockHandle) LockHandle {
 	}
 }
 
-// LockStage is werf's LockStage(project, digest): exclusive lock "PROJECT.DIGEST", held
-// until Unlock(handle) or Close. Waits until ctx is done, like Lock.
-func (s *Sync) LockStage(ctx context.Context, project, digest string) (LockHandle, error) {
-	pp, pn := cstr(project)
-	dp, dn := cstr(digest)
-	return s.managerWait(ctx, func(ptr *C.WerfSync, ms C.int64_t, t *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
-		return C.werf_sync_lock_stage(ptr, pp, pn, dp, dn, ms, t, out, e)
-	})
-}
+// werf's lock names (README, "werf's lock names"): each werf lock operation is Acquire of
+// one of these names, exclusive unless noted.
 
-// LockStageCache is werf's LockStageCache(project, digest) (werf ≤ v1.2.76): exclusive lock
+// StageLockName is the name of werf's LockStage(project, digest): "PROJECT.DIGEST".
+func StageLockName(project, digest string) string { return project + "." + digest }
+
+// StageCacheLockName is the name of werf's LockStageCache(project, digest) (werf ≤ v1.2.76):
 // "PROJECT.DIGEST.cache".
-func (s *Sync) LockStageCache(ctx context.Context, project, digest string) (LockHandle, error) {
-	pp, pn := cstr(project)
-	dp, dn := cstr(digest)
-	return s.managerWait(ctx, func(ptr *C.WerfSync, ms C.int64_t, t *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
-		return C.werf_sync_lock_stage_cache(ptr, pp, pn, dp, dn, ms, t, out, e)
-	})
+func StageCacheLockName(project, digest string) string { return project + "." + digest + ".cache" }
+
+// ImageLockName is the name of werf's LockImage(image) (werf v1.1): "IMAGE.image".
+func ImageLockName(image string) string { return image + ".image" }
+
+// StagesAndImagesLockName is the name of werf's LockStagesAndImages(project) (werf v1.1):
+// "PROJECT.stages_and_images", taken shared when werf only gets or creates images.
+func StagesAndImagesLockName(project string) string { return project + ".stages_and_images" }
+
+// DeployProcessLockName is the name of werf's LockDeployProcess(project, release,
+// kubeContext) (werf v1.1): "project/PROJECT;release/RELEASE;kube_context/CONTEXT".
+func DeployProcessLockName(project, release, kubeContext string) string {
+	return "project/" + project + ";release/" + release + ";kube_context/" + kubeContext
 }
 
-// LockImage is werf's LockImage(image) (werf v1.1): exclusive lock "IMAGE.image".
-func (s *Sync) LockImage(ctx context.Context, image string) (LockHandle, error) {
-	ip, in := cstr(image)
-	return s.managerWait(ctx, func(ptr *C.WerfSync, ms C.int64_t, t *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
-		return C.werf_sync_lock_image(ptr, ip, in, ms, t, out, e)
-	})
-}
-
-// LockStagesAndImages is werf's LockStagesAndImages(project) (werf v1.1): lock
-// "PROJECT.stages_and_images", shared when werf only gets or creates images.
-func (s *Sync) LockStagesAndImages(ctx context.Context, project string, shared bool) (LockHandle, error) {
-	pp, pn := cstr(project)
-	return s.managerWait(ctx, func(ptr *C.WerfSync, ms C.int64_t, t *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
-		return C.werf_sync_lock_stages_and_images(ptr, pp, pn, C.bool(shared), ms, t, out, e)
-	})
-}
-
-// LockDeployProcess is werf's LockDeployProcess(project, release, kubeContext) (werf v1.1):
-// exclusive lock "project/PROJECT;release/RELEASE;kube_context/CONTEXT".
-func (s *Sync) LockDeployProcess(ctx context.Context, project, release, kubeContext string) (LockHandle, error) {
-	pp, pn := cstr(project)
-	rp, rn := cstr(release)
-	kp, kn := cstr(kubeContext)
-	return s.managerWait(ctx, func(ptr *C.WerfSync, ms C.int64_t, t *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
-		return C.werf_sync_lock_deploy_process(ptr, pp, pn, rp, rn, kp, kn, ms, t, out, e)
-	})
+// LockStage is werf's LockStage(project, digest): Acquire of StageLockName, exclusive, held
+// until Unlock(handle) or Close. Waits until ctx is done.
+func (s *Sync) LockStage(ctx context.Context, project, digest string) (LockHandle, error) {
+	return s.Acquire(ctx, StageLockName(project, digest), LockOptions{})
 }
 
 // Acquire takes any lock name through the lock manager (lockgate's Acquire), waiting until

@@ -70,6 +70,35 @@ func OpenAddressClient(address, home, clientID string) (*Sync, error) {
 	return newSync(ptr), nil
 }
 
+// LockFileNaming is how lock names become file names in a locks directory: lockgate's two
+// schemes, chosen in lockgate by file_lock.LegacyHashFunction.
+type LockFileNaming uint32
+
+const (
+	// Murmur3 names files by the hex MurmurHash3 of the lock name: lockgate with
+	// LegacyHashFunction = true, as werf sets it, and every werf home.
+	Murmur3 LockFileNaming = C.WERF_SYNC_LOCK_FILE_NAMING_MURMUR3
+	// SHA256 names files by the hex SHA-256 of the lock name: lockgate's default
+	// (LegacyHashFunction = false).
+	SHA256 LockFileNaming = C.WERF_SYNC_LOCK_FILE_NAMING_SHA256
+)
+
+// OpenLocksDir opens the lock files directly in locksDir, named by naming: the files of
+// lockgate's file_locker.NewFileLocker(locksDir), so that locks taken here and there exclude
+// each other. Locks and the lock manager methods work as on a werf home; the stages storage
+// cache methods fail with ErrUnsupported. The directory is created by the first lock.
+func OpenLocksDir(locksDir string, naming LockFileNaming) (*Sync, error) {
+	var ptr *C.WerfSync
+	p, n := cstr(locksDir)
+	err := call(func(e **C.WerfSyncError) C.WerfSyncStatus {
+		return C.werf_sync_open_locks_dir(p, n, C.uint32_t(naming), &ptr, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newSync(ptr), nil
+}
+
 func newSync(ptr *C.WerfSync) *Sync {
 	s := &Sync{ptr: ptr, waits: make(map[*C.WerfSyncCancelToken]struct{})}
 	s.cleanup = runtime.AddCleanup(s, func(ptr *C.WerfSync) { C.werf_sync_free(ptr) }, ptr)
@@ -158,7 +187,8 @@ func (s *Sync) Home() (string, error) {
 }
 
 // LockFilePath returns the lock file of lock name: <home>/service/locks/<murmur3 hex>,
-// the file werf (lockgate's file locker with the legacy hash) uses for the same name.
+// the file werf (lockgate's file locker with the legacy hash) uses for the same name; for
+// OpenLocksDir, <locks dir>/<hex hash by its naming>.
 func (s *Sync) LockFilePath(name string) (string, error) {
 	var path string
 	err := s.use(func(ptr *C.WerfSync) error {

@@ -209,11 +209,15 @@ func TestManagerOperations(t *testing.T) {
 	}
 
 	names := map[string]func() (LockHandle, error){
-		"proj.d.cache":                         func() (LockHandle, error) { return s.LockStageCache(ctx, "proj", "d") },
-		"img.image":                            func() (LockHandle, error) { return s.LockImage(ctx, "img") },
-		"proj.stages_and_images":               func() (LockHandle, error) { return s.LockStagesAndImages(ctx, "proj", true) },
-		"project/p;release/r;kube_context/ctx": func() (LockHandle, error) { return s.LockDeployProcess(ctx, "p", "r", "ctx") },
-		"any":                                  func() (LockHandle, error) { return s.Acquire(ctx, "any", LockOptions{Shared: true}) },
+		"proj.d.cache": func() (LockHandle, error) { return s.Acquire(ctx, StageCacheLockName("proj", "d"), LockOptions{}) },
+		"img.image":    func() (LockHandle, error) { return s.Acquire(ctx, ImageLockName("img"), LockOptions{}) },
+		"proj.stages_and_images": func() (LockHandle, error) {
+			return s.Acquire(ctx, StagesAndImagesLockName("proj"), LockOptions{Shared: true})
+		},
+		"project/p;release/r;kube_context/ctx": func() (LockHandle, error) {
+			return s.Acquire(ctx, DeployProcessLockName("p", "r", "ctx"), LockOptions{})
+		},
+		"any": func() (LockHandle, error) { return s.Acquire(ctx, "any", LockOptions{Shared: true}) },
 	}
 	for want, lock := range names {
 		h, err := lock()

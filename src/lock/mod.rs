@@ -35,10 +35,11 @@ pub use gc::GcReport;
 pub use guard::LockGuard;
 pub use holders::{Holder, HoldersSource, LockFileInfo};
 pub use mode::{LockMode, LockOptions, OnWait};
+pub use name::LockFileNaming;
 pub use registry::{held_locks, HeldLock};
 
 use crate::error::{Error, Result};
-use crate::home::WerfHome;
+use crate::home::{WerfHome, LOCKS_SUBDIR};
 use crate::sys::{self, FlockOp};
 use cached_dir::CachedDir;
 use path::LockFilePath;
@@ -66,6 +67,10 @@ struct Inner {
     home_fd: CachedDir,
     /// The open locks directory, for systems without `openat2` and for errors.
     locks_dir_fd: CachedDir,
+    /// The locks directory below `home`: `service/locks`, or nothing for
+    /// [`Locker::in_locks_dir`], whose "home" is the locks directory itself.
+    locks_subdir: &'static [&'static str],
+    naming: LockFileNaming,
 }
 
 /// How long an acquire may wait.
@@ -106,19 +111,50 @@ impl Locker {
     /// A locker for the lock files of `home`. Nothing is touched until the first acquire.
     pub fn new(home: WerfHome) -> Self {
         let locks_dir = Arc::from(home.locks_dir());
+        Self::with_layout(home, locks_dir, &LOCKS_SUBDIR, LockFileNaming::Murmur3)
+    }
+
+    /// A locker for the lock files directly in `locks_dir`, named by `naming` — what
+    /// lockgate's `file_locker.NewFileLocker(locksDir)` uses, for programs that share a
+    /// locks directory with lockgate outside a werf home. A relative path is made absolute.
+    /// Nothing is touched until the first acquire, which creates the directory (mode 0755)
+    /// if it is missing.
+    pub fn in_locks_dir(locks_dir: &Path, naming: LockFileNaming) -> Result<Self> {
+        if locks_dir.as_os_str().is_empty() {
+            return Err(Error::invalid("locks directory", "the path is empty"));
+        }
+        // The directory plays the home's part: opened (and created) as the home is.
+        let home = WerfHome::new(locks_dir)?;
+        let locks_dir = Arc::from(home.path());
+        Ok(Self::with_layout(home, locks_dir, &[], naming))
+    }
+
+    fn with_layout(
+        home: WerfHome,
+        locks_dir: Arc<Path>,
+        locks_subdir: &'static [&'static str],
+        naming: LockFileNaming,
+    ) -> Self {
         Locker {
             inner: Arc::new(Inner {
                 home,
                 locks_dir,
                 home_fd: CachedDir::default(),
                 locks_dir_fd: CachedDir::default(),
+                locks_subdir,
+                naming,
             }),
         }
     }
 
-    /// The werf home.
+    /// The werf home; for [`Locker::in_locks_dir`], the locks directory.
     pub fn home(&self) -> &WerfHome {
         &self.inner.home
+    }
+
+    /// How this locker names lock files.
+    pub fn naming(&self) -> LockFileNaming {
+        self.inner.naming
     }
 
     /// The lock file of `name`.
@@ -127,7 +163,10 @@ impl Locker {
     }
 
     fn lock_file(&self, name: &str) -> LockFilePath<'_> {
-        LockFilePath::new(&self.inner.locks_dir, name::LockFileName::of(name))
+        LockFilePath::new(
+            &self.inner.locks_dir,
+            name::LockFileName::with(self.inner.naming, name),
+        )
     }
 
     /// One non-blocking attempt: `Ok(Some(guard))` when acquired, `Ok(None)` when held

@@ -1,6 +1,23 @@
 //! Lock name → lock file name (spec §2): the lower-case, unpadded hex of
 //! MurmurHash3_x86_32(name bytes, seed 0) — Go's `fmt.Sprintf("%x", uint32)`, which is what
-//! lockgate's "legacy hash" (switched on by werf) produces.
+//! lockgate's "legacy hash" (switched on by werf) produces. lockgate's default for its other
+//! users, the lower-case hex of SHA-256 of the name, is [`LockFileNaming::Sha256`].
+
+use sha2::{Digest, Sha256};
+
+/// How lock names become file names in a locks directory: lockgate's two schemes
+/// (`file_lock.LegacyHashFunction` in lockgate's `pkg/file_lock`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LockFileNaming {
+    /// `%x` of MurmurHash3_x86_32 (seed 0): lockgate with `LegacyHashFunction = true`, which
+    /// werf sets. The scheme of every werf home.
+    #[default]
+    Murmur3,
+    /// `%x` of SHA-256 (64 hex digits): lockgate's default (`LegacyHashFunction = false`),
+    /// for programs other than werf that share a locks directory with lockgate. The
+    /// collector ([`Locker::gc`](super::Locker::gc)) leaves such files alone.
+    Sha256,
+}
 
 /// MurmurHash3_x86_32 of `data` with `seed`, as in Austin Appleby's reference `MurmurHash3.cpp`.
 pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
@@ -45,12 +62,20 @@ pub fn lock_file_name(name: &str) -> String {
     LockFileName::of(name).as_str().to_owned()
 }
 
+/// The file name of the lock `name` in a locks directory that uses `naming`.
+pub fn lock_file_name_with(naming: LockFileNaming, name: &str) -> String {
+    LockFileName::with(naming, name).as_str().to_owned()
+}
+
+/// Hex digits of the longest file name: SHA-256.
+const MAX_DIGITS: usize = 64;
+
 /// A lock file name held inline: [`lock_file_name`] without the allocation, for the acquire
 /// path, where formatting a `String` per acquire was measurable (benches/locks.rs).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LockFileName {
     /// Lower-case hex digits, most significant first, in `digits[..len]`.
-    digits: [u8; 8],
+    digits: [u8; MAX_DIGITS],
     len: u8,
 }
 
@@ -59,10 +84,30 @@ impl LockFileName {
         Self::from_hash(murmur3_x86_32(name.as_bytes(), 0))
     }
 
+    pub(crate) fn with(naming: LockFileNaming, name: &str) -> Self {
+        match naming {
+            LockFileNaming::Murmur3 => Self::of(name),
+            LockFileNaming::Sha256 => Self::from_digest(&Sha256::digest(name.as_bytes())),
+        }
+    }
+
+    /// `%x` of a byte string: two digits per byte, zero-padded as Go's `%x` of a `[32]byte`.
+    fn from_digest(bytes: &[u8]) -> Self {
+        let mut digits = [0u8; MAX_DIGITS];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = b"0123456789abcdef"[usize::from(byte >> 4)];
+            pair[1] = b"0123456789abcdef"[usize::from(byte & 0xf)];
+        }
+        LockFileName {
+            digits,
+            len: (2 * bytes.len().min(MAX_DIGITS / 2)) as u8,
+        }
+    }
+
     /// `{:x}` of `hash`: unpadded, so `0` is the single digit `0`.
     fn from_hash(hash: u32) -> Self {
         let significant = (8 - hash.leading_zeros() / 4).max(1) as usize;
-        let mut digits = [0u8; 8];
+        let mut digits = [0u8; MAX_DIGITS];
         for (i, digit) in digits[..significant].iter_mut().enumerate() {
             let nibble = (hash >> (4 * (significant - 1 - i))) & 0xf;
             *digit = b"0123456789abcdef"[nibble as usize];
@@ -110,6 +155,23 @@ mod tests {
         assert_eq!(lock_file_name("hello"), "248bfa47");
         assert_eq!(lock_file_name("git_data_manager"), "ed4a9a4");
         assert_eq!(lock_file_name(""), "0");
+    }
+
+    #[test]
+    fn sha256_names_are_lockgates() {
+        // lockgate's util.Sha256Hash("hello"): fmt.Sprintf("%x", sha256.Sum256(...)).
+        assert_eq!(
+            lock_file_name_with(LockFileNaming::Sha256, "hello"),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(
+            lock_file_name_with(LockFileNaming::Sha256, ""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            lock_file_name_with(LockFileNaming::Murmur3, "hello"),
+            "248bfa47"
+        );
     }
 
     #[test]

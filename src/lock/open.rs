@@ -24,7 +24,6 @@ use std::sync::OnceLock;
 use super::path::LockFilePath;
 use super::Locker;
 use crate::error::{Error, Result};
-use crate::home::LOCKS_SUBDIR;
 use crate::sys;
 
 /// Set once `openat2` turned out to be unavailable in this process.
@@ -75,7 +74,7 @@ impl Locker {
             return None;
         }
         let mut buffer = [0u8; RELATIVE_MAX];
-        let relative = relative_path(path.file_name_bytes(), &mut buffer)?;
+        let relative = relative_path(self.inner.locks_subdir, path.file_name_bytes(), &mut buffer)?;
         sys::open_lock_file_beneath(self.inner.home_fd.get()?, relative).ok()
     }
 
@@ -84,7 +83,9 @@ impl Locker {
     /// way, a directory in place of the file).
     fn open_beneath_home(&self, path: &LockFilePath<'_>, refresh: bool) -> Result<Option<File>> {
         let mut buffer = [0u8; RELATIVE_MAX];
-        let Some(relative) = relative_path(path.file_name_bytes(), &mut buffer) else {
+        let Some(relative) =
+            relative_path(self.inner.locks_subdir, path.file_name_bytes(), &mut buffer)
+        else {
             return Ok(None);
         };
         let home = &self.inner.home;
@@ -143,19 +144,24 @@ impl Locker {
     pub(super) fn open_locks_dir(&self) -> Result<OwnedFd> {
         self.inner
             .home
-            .open_managed_dir(&LOCKS_SUBDIR, LOCKS_DIR_MODE, "locks directory")
+            .open_managed_dir(self.inner.locks_subdir, LOCKS_DIR_MODE, "locks directory")
     }
 }
 
-/// Room for `service/locks/` and a lock file name (at most 8 hex digits) and a NUL.
-const RELATIVE_MAX: usize = 32;
+/// Room for `service/locks/` and a lock file name (at most 64 hex digits) and a NUL.
+const RELATIVE_MAX: usize = 80;
 
-/// `service/locks/<file_name>\0` in `buffer`, without allocating (this is the hot path);
-/// `None` if it does not fit. A lock file name is hex digits, so there is no NUL within.
-fn relative_path<'b>(file_name: &[u8], buffer: &'b mut [u8; RELATIVE_MAX]) -> Option<&'b [u8]> {
+/// `<locks_subdir>/<file_name>\0` (`service/locks/ed4a9a4`, or just the file name) in
+/// `buffer`, without allocating (this is the hot path); `None` if it does not fit. A lock
+/// file name is hex digits, so there is no NUL within.
+fn relative_path<'b>(
+    locks_subdir: &[&str],
+    file_name: &[u8],
+    buffer: &'b mut [u8; RELATIVE_MAX],
+) -> Option<&'b [u8]> {
     let mut len = 0;
-    let [locks_parent, locks] = LOCKS_SUBDIR.map(str::as_bytes);
-    for part in [locks_parent, b"/", locks, b"/", file_name] {
+    let dirs = locks_subdir.iter().flat_map(|d| [d.as_bytes(), b"/"]);
+    for part in dirs.chain([file_name]) {
         buffer.get_mut(len..len + part.len())?.copy_from_slice(part);
         len += part.len();
     }
@@ -216,11 +222,17 @@ mod tests {
     #[test]
     fn relative_path_is_built_in_place() {
         let mut buffer = [0xffu8; RELATIVE_MAX];
+        let subdir = crate::home::LOCKS_SUBDIR;
         assert_eq!(
-            relative_path(b"ed4a9a4", &mut buffer).unwrap(),
+            relative_path(&subdir, b"ed4a9a4", &mut buffer).unwrap(),
             b"service/locks/ed4a9a4\0"
         );
-        assert!(relative_path(&[b'f'; RELATIVE_MAX], &mut buffer).is_none());
+        assert_eq!(
+            relative_path(&[], b"ed4a9a4", &mut buffer).unwrap(),
+            b"ed4a9a4\0"
+        );
+        assert!(relative_path(&subdir, &[b'f'; 64], &mut buffer).is_some());
+        assert!(relative_path(&subdir, &[b'f'; RELATIVE_MAX], &mut buffer).is_none());
     }
 
     #[test]

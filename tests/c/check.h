@@ -53,6 +53,7 @@ WerfSync *open_home(const char *home);
 /* The test groups, one file each. */
 void test_locks(WerfSync *sync, const char *home);
 void test_manager(WerfSync *sync);
+void test_locks_dir(const char *home);
 void test_cache(WerfSync *sync);
 void test_address(const char *home);
 

@@ -132,6 +132,7 @@ int main(void) {
   WerfSync *sync = open_home(home);
   test_locks(sync, home);
   test_manager(sync);
+  test_locks_dir(home);
   test_misuse(sync);
   test_cache(sync);
   werf_sync_free(sync);

@@ -33,26 +33,20 @@ void test_manager(WerfSync *sync) {
          WERF_SYNC_STATUS_OK);
   werf_sync_lock_guard_free(guard);
 
-  /* werf's other names, and shared stages-and-images locks coexisting. */
-  WerfSyncLockHandle *h1 = NULL, *h2 = NULL, *h3 = NULL, *h4 = NULL, *h5 = NULL;
-  EXPECT(werf_sync_lock_stages_and_images(sync, STR("proj"), true, 0, NULL, &h1, E),
+  /* werf's other operations are their lock names through the manager; shared locks coexist. */
+  WerfSyncLockHandle *h1 = NULL, *h2 = NULL, *h3 = NULL;
+  EXPECT(werf_sync_manager_lock(sync, STR("proj.stages_and_images"), WERF_SYNC_LOCK_MODE_SHARED,
+                                0, NULL, &h1, E),
          WERF_SYNC_STATUS_OK);
-  EXPECT(werf_sync_lock_stages_and_images(sync, STR("proj"), true, 0, NULL, &h2, E),
+  EXPECT(werf_sync_manager_lock(sync, STR("proj.stages_and_images"), WERF_SYNC_LOCK_MODE_SHARED,
+                                0, NULL, &h2, E),
          WERF_SYNC_STATUS_OK);
-  EXPECT(werf_sync_lock_stages_and_images(sync, STR("proj"), false, 0, NULL, &h3, E),
+  EXPECT(werf_sync_manager_lock(sync, STR("proj.stages_and_images"),
+                                WERF_SYNC_LOCK_MODE_EXCLUSIVE, 0, NULL, &h3, E),
          WERF_SYNC_STATUS_TIMEOUT);
   CHECK(strcmp(werf_sync_lock_handle_name(h1, NULL), "proj.stages_and_images") == 0);
-  EXPECT(werf_sync_lock_stage_cache(sync, STR("proj"), STR("d"), 0, NULL, &h3, E),
-         WERF_SYNC_STATUS_OK);
-  CHECK(strcmp(werf_sync_lock_handle_name(h3, NULL), "proj.d.cache") == 0);
-  EXPECT(werf_sync_lock_image(sync, STR("img"), 0, NULL, &h4, E), WERF_SYNC_STATUS_OK);
-  CHECK(strcmp(werf_sync_lock_handle_name(h4, NULL), "img.image") == 0);
-  EXPECT(werf_sync_lock_deploy_process(sync, STR("p"), STR("r"), STR("ctx"), 0, NULL, &h5, E),
-         WERF_SYNC_STATUS_OK);
-  CHECK(strcmp(werf_sync_lock_handle_name(h5, NULL), "project/p;release/r;kube_context/ctx") ==
-        0);
-  WerfSyncLockHandle *handles[] = {h1, h2, h3, h4, h5};
-  for (size_t i = 0; i < 5; i++) {
+  WerfSyncLockHandle *handles[] = {h1, h2};
+  for (size_t i = 0; i < 2; i++) {
     EXPECT(werf_sync_unlock(sync, handles[i], E), WERF_SYNC_STATUS_OK);
     werf_sync_lock_handle_free(handles[i]);
   }
@@ -71,3 +65,44 @@ void test_manager(WerfSync *sync) {
   werf_sync_lock_handle_free(g);
 }
 
+
+/* A bare locks directory as lockgate's file locker uses it, with either naming. */
+void test_locks_dir(const char *home) {
+  char dir[512], *path = NULL;
+  snprintf(dir, sizeof dir, "%s/lockgate-locks", home);
+  WerfSync *sha = NULL, *murmur = NULL;
+  EXPECT(werf_sync_open_locks_dir(STR(dir), 7, &sha, E), WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  EXPECT(werf_sync_open_locks_dir(STR(""), WERF_SYNC_LOCK_FILE_NAMING_SHA256, &sha, E),
+         WERF_SYNC_STATUS_INVALID_ARGUMENT);
+  EXPECT(werf_sync_open_locks_dir(STR(dir), WERF_SYNC_LOCK_FILE_NAMING_SHA256, &sha, E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_open_locks_dir(STR(dir), WERF_SYNC_LOCK_FILE_NAMING_MURMUR3, &murmur, E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_lock_file_path(sha, STR("hello"), &path, E), WERF_SYNC_STATUS_OK);
+  CHECK(path && strstr(path, "/lockgate-locks/"
+                             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+  werf_sync_string_free(path);
+  EXPECT(werf_sync_lock_file_path(murmur, STR("hello"), &path, E), WERF_SYNC_STATUS_OK);
+  CHECK(path && strstr(path, "/lockgate-locks/248bfa47"));
+  werf_sync_string_free(path);
+
+  WerfSyncLockHandle *h = NULL, *other = NULL;
+  EXPECT(werf_sync_manager_try_lock(sha, STR("hello"), WERF_SYNC_LOCK_MODE_EXCLUSIVE, &h, E),
+         WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_manager_try_lock(sha, STR("hello"), WERF_SYNC_LOCK_MODE_SHARED, &other, E),
+         WERF_SYNC_STATUS_WOULD_BLOCK);
+  /* Another naming is another file. */
+  EXPECT(werf_sync_manager_try_lock(murmur, STR("hello"), WERF_SYNC_LOCK_MODE_EXCLUSIVE, &other,
+                                    E),
+         WERF_SYNC_STATUS_OK);
+  /* No werf home, so no stages storage cache. */
+  WerfSyncStageList *list = NULL;
+  EXPECT(werf_sync_cache_get_all_stages(sha, STR("proj"), &list, E),
+         WERF_SYNC_STATUS_UNSUPPORTED);
+  EXPECT(werf_sync_unlock(sha, h, E), WERF_SYNC_STATUS_OK);
+  EXPECT(werf_sync_unlock(murmur, other, E), WERF_SYNC_STATUS_OK);
+  werf_sync_lock_handle_free(h);
+  werf_sync_lock_handle_free(other);
+  werf_sync_free(sha);
+  werf_sync_free(murmur);
+}

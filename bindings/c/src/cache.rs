@@ -96,7 +96,7 @@ pub unsafe extern "C" fn werf_sync_cache_get_all_stages(
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let project = unsafe { str_arg(project, project_len, "project") }?;
         let out = out_arg(out_stages, "out_stages")?;
-        write_found(out, sync.cache().get_all_stages(project)?)
+        write_found(out, sync.cache()?.get_all_stages(project)?)
     })
 }
 
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn werf_sync_cache_get_stages_by_digest(
         let project = unsafe { str_arg(project, project_len, "project") }?;
         let digest = unsafe { str_arg(digest, digest_len, "digest") }?;
         let out = out_arg(out_stages, "out_stages")?;
-        write_found(out, sync.cache().get_stages_by_digest(project, digest)?)
+        write_found(out, sync.cache()?.get_stages_by_digest(project, digest)?)
     })
 }
 
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn werf_sync_cache_store_stages_by_digest(
         let project = unsafe { str_arg(project, project_len, "project") }?;
         let digest = unsafe { str_arg(digest, digest_len, "digest") }?;
         let stages = unsafe { stages_arg(stages, count) }?;
-        sync.cache()
+        sync.cache()?
             .store_stages_by_digest(project, digest, &stages)?;
         Ok(())
     })
@@ -202,7 +202,7 @@ pub unsafe extern "C" fn werf_sync_cache_delete_stages_by_digest(
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let project = unsafe { str_arg(project, project_len, "project") }?;
         let digest = unsafe { str_arg(digest, digest_len, "digest") }?;
-        sync.cache().delete_stages_by_digest(project, digest)?;
+        sync.cache()?.delete_stages_by_digest(project, digest)?;
         Ok(())
     })
 }
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn werf_sync_cache_delete_all_stages(
         // SAFETY: the caller's contract for every pointer argument.
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let project = unsafe { str_arg(project, project_len, "project") }?;
-        sync.cache().delete_all_stages(project)?;
+        sync.cache()?.delete_all_stages(project)?;
         Ok(())
     })
 }

@@ -1,7 +1,8 @@
-//! The `WerfSync` handle: the synchronization an address selects, below one werf home.
+//! The `WerfSync` handle: the synchronization an address selects, below one werf home — or
+//! one bare locks directory, as lockgate's file locker uses (`werf_sync_open_locks_dir`).
 
 use std::ffi::c_char;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::args::{handle_arg, out_arg, owned_c_string, str_arg};
 use super::boundary::{catch, catch_value};
@@ -10,23 +11,35 @@ use super::handle::WerfSyncLockHandle;
 use super::status::WerfSyncStatus;
 use werf_sync::address::{Address, SYNCHRONIZATION_ENV};
 use werf_sync::backend::{CacheBackend, LockBackend};
-use werf_sync::{Locker, Synchronization, WerfHome};
+use werf_sync::lock::LockFileNaming;
+use werf_sync::{LockManager, Locker, Synchronization, WerfHome};
 
 /// The variable the client ID of an `http(s)://` synchronization comes from when the caller
 /// gives none (the CLI's `--client-id` reads it too).
 const CLIENT_ID_ENV: &str = "WERF_SYNC_CLIENT_ID";
 
 /// A synchronization: werf's named locks and werf's stages storage cache, `:local` below one
-/// werf home, or (locks only) on werf's `http(s)://` synchronization server.
+/// werf home, (locks only) on werf's `http(s)://` synchronization server or a
+/// `kubernetes://` ConfigMap, or (locks only) in a bare locks directory.
 ///
-/// Created by `werf_sync_open` or `werf_sync_open_address*`, freed by `werf_sync_free`.
-/// Every function taking a `const WerfSync *` may run concurrently from any number of
-/// threads; `werf_sync_free` must not run concurrently with any of them.
+/// Created by `werf_sync_open`, `werf_sync_open_address*` or `werf_sync_open_locks_dir`,
+/// freed by `werf_sync_free`. Every function taking a `const WerfSync *` may run
+/// concurrently from any number of threads; `werf_sync_free` must not run concurrently with
+/// any of them.
 pub struct WerfSync {
-    sync: Synchronization,
+    backends: Backends,
     /// The file locker, for the guard functions and lock file paths: `:local` only.
     locker: Option<Locker>,
-    home: WerfHome,
+    /// The werf home, or the bare locks directory.
+    root: PathBuf,
+}
+
+/// Where the locks (and the cache) of a `WerfSync` live.
+enum Backends {
+    /// What an address selects.
+    Address(Synchronization),
+    /// A bare locks directory: its lock manager, no stages storage cache.
+    LocksDir(LockManager),
 }
 
 impl WerfSync {
@@ -35,7 +48,10 @@ impl WerfSync {
         self.locker.as_ref().ok_or_else(|| {
             werf_sync::Error::UnsupportedOperation {
                 operation: "a lock guard (werf_sync_lock, werf_sync_try_lock) or lock file",
-                address: self.sync.address().redacted(),
+                address: self
+                    .synchronization()
+                    .map(|s| s.address().redacted())
+                    .unwrap_or_default(),
                 reason: "a remote synchronization holds locks by handle: use the lock \
                          manager functions (werf_sync_manager_lock, werf_sync_lock_stage, ...)",
             }
@@ -44,16 +60,66 @@ impl WerfSync {
     }
 
     pub(crate) fn manager(&self) -> &dyn LockBackend {
-        self.sync.locks()
+        match &self.backends {
+            Backends::Address(sync) => sync.locks(),
+            Backends::LocksDir(manager) => manager,
+        }
     }
 
-    pub(crate) fn cache(&self) -> &dyn CacheBackend {
-        self.sync.cache()
+    /// The stages storage cache; `WERF_SYNC_STATUS_UNSUPPORTED` for a bare locks directory.
+    pub(crate) fn cache(&self) -> Result<&dyn CacheBackend, Failure> {
+        self.synchronization()
+            .map(Synchronization::cache)
+            .ok_or_else(|| {
+                Failure::new(
+                    WerfSyncStatus::Unsupported,
+                    "this handle was opened on a locks directory (werf_sync_open_locks_dir), \
+                 which has no stages storage cache; open a werf home for it",
+                )
+            })
+    }
+
+    fn synchronization(&self) -> Option<&Synchronization> {
+        match &self.backends {
+            Backends::Address(sync) => Some(sync),
+            Backends::LocksDir(_) => None,
+        }
     }
 
     fn new(sync: Synchronization, home: WerfHome) -> Self {
         let locker = sync.address().is_local().then(|| Locker::new(home.clone()));
-        WerfSync { sync, locker, home }
+        WerfSync {
+            backends: Backends::Address(sync),
+            locker,
+            root: home.path().to_path_buf(),
+        }
+    }
+}
+
+/// How lock names become file names in a locks directory, passed to
+/// `werf_sync_open_locks_dir` as a plain `uint32_t` and validated: lockgate's two schemes,
+/// chosen in lockgate by `file_lock.LegacyHashFunction`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WerfSyncLockFileNaming {
+    /// Hex MurmurHash3_x86_32, unpadded: lockgate with `LegacyHashFunction = true`, as werf
+    /// sets it. The scheme of a werf home (`werf_sync_open`).
+    Murmur3 = 0,
+    /// Hex SHA-256 (64 digits): lockgate's default, `LegacyHashFunction = false`.
+    Sha256 = 1,
+}
+
+fn naming_arg(naming: u32) -> Result<LockFileNaming, Failure> {
+    match naming {
+        n if n == WerfSyncLockFileNaming::Murmur3 as u32 => Ok(LockFileNaming::Murmur3),
+        n if n == WerfSyncLockFileNaming::Sha256 as u32 => Ok(LockFileNaming::Sha256),
+        other => Err(Failure::invalid(
+            "lock file naming",
+            format!(
+                "{other} is neither WERF_SYNC_LOCK_FILE_NAMING_MURMUR3 (0) \
+                 nor WERF_SYNC_LOCK_FILE_NAMING_SHA256 (1)"
+            ),
+        )),
     }
 }
 
@@ -96,6 +162,48 @@ pub unsafe extern "C" fn werf_sync_open(
         let home = unsafe { home_arg(home, home_len) }?;
         // SAFETY: `out_sync` is writable by the caller's contract.
         let sync = WerfSync::new(Synchronization::local(home.clone()), home);
+        unsafe { out.write(Box::into_raw(Box::new(sync))) };
+        Ok(())
+    })
+}
+
+/// Opens the lock files directly in a locks directory, named by `naming` — the files of
+/// lockgate's `file_locker.NewFileLocker(locksDir)`, so that locks taken here and there
+/// exclude each other. Locks (`werf_sync_lock`, ...) and the lock manager functions
+/// (`werf_sync_manager_lock`, ...) work as on a werf home; the stages storage cache functions
+/// return `WERF_SYNC_STATUS_UNSUPPORTED`. The directory is created (mode 0755) by the first
+/// lock if it is missing.
+///
+/// Parameters:
+/// - `locks_dir`, `locks_dir_len`: the directory (UTF-8, not empty, no NUL byte). A relative
+///   path is made absolute against the current directory.
+/// - `naming`: a `WerfSyncLockFileNaming` value: `WERF_SYNC_LOCK_FILE_NAMING_MURMUR3` for the
+///   locks directory werf uses, `WERF_SYNC_LOCK_FILE_NAMING_SHA256` for lockgate's default.
+/// - `out_sync`, `out_error`: as for `werf_sync_open`.
+///
+/// Returns `WERF_SYNC_STATUS_OK`, or `WERF_SYNC_STATUS_INVALID_ARGUMENT` (NULL `out_sync`,
+/// an empty path, invalid UTF-8, a NUL byte, an unknown `naming`).
+///
+/// Memory: as for `werf_sync_open`.
+#[no_mangle]
+pub unsafe extern "C" fn werf_sync_open_locks_dir(
+    locks_dir: *const c_char,
+    locks_dir_len: usize,
+    naming: u32,
+    out_sync: *mut *mut WerfSync,
+    out_error: *mut *mut WerfSyncError,
+) -> WerfSyncStatus {
+    catch(out_error, || {
+        let out = out_arg(out_sync, "out_sync")?;
+        // SAFETY: the caller's contract for `(locks_dir, locks_dir_len)`.
+        let dir = unsafe { str_arg(locks_dir, locks_dir_len, "locks directory") }?;
+        let locker = Locker::in_locks_dir(Path::new(dir), naming_arg(naming)?)?;
+        let sync = WerfSync {
+            root: locker.home().path().to_path_buf(),
+            backends: Backends::LocksDir(LockManager::new(locker.clone())),
+            locker: Some(locker),
+        };
+        // SAFETY: `out_sync` is writable by the caller's contract.
         unsafe { out.write(Box::into_raw(Box::new(sync))) };
         Ok(())
     })
@@ -203,9 +311,13 @@ pub unsafe extern "C" fn werf_sync_client_id(
         // SAFETY: the caller's contract for `sync`.
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let out = out_arg(out_client_id, "out_client_id")?;
-        let id = match sync.sync.client_id()? {
-            Some(id) => owned_c_string(&id, "client ID")?,
-            None => std::ptr::null_mut(),
+        let id = match sync
+            .synchronization()
+            .map(Synchronization::client_id)
+            .transpose()?
+        {
+            Some(Some(id)) => owned_c_string(&id, "client ID")?,
+            _ => std::ptr::null_mut(),
         };
         // SAFETY: `out_client_id` is writable by the caller's contract.
         unsafe { out.write(id) };
@@ -256,7 +368,8 @@ pub unsafe extern "C" fn werf_sync_free(sync: *mut WerfSync) {
     })
 }
 
-/// The absolute path of the werf home of `sync`.
+/// The absolute path of the werf home of `sync` (of the locks directory, for a handle from
+/// `werf_sync_open_locks_dir`).
 ///
 /// Memory: on success the caller owns `*out_path` (NUL-terminated UTF-8) and frees it with
 /// `werf_sync_string_free`.
@@ -270,7 +383,7 @@ pub unsafe extern "C" fn werf_sync_home(
         // SAFETY: the caller's contract for `sync`.
         let sync = unsafe { handle_arg(sync, "sync") }?;
         let out = out_arg(out_path, "out_path")?;
-        let path = path_str(sync.home.path())?;
+        let path = path_str(&sync.root)?;
         // SAFETY: `out_path` is writable by the caller's contract.
         unsafe { out.write(owned_c_string(path, "werf home")?) };
         Ok(())
@@ -278,7 +391,8 @@ pub unsafe extern "C" fn werf_sync_home(
 }
 
 /// The lock file of lock `name` (`<home>/service/locks/<murmur3 hex>`, the same file werf
-/// uses). Nothing on disk is touched.
+/// uses; for `werf_sync_open_locks_dir`, `<locks dir>/<hex hash by its naming>`). Nothing on
+/// disk is touched.
 ///
 /// Memory: on success the caller owns `*out_path` and frees it with `werf_sync_string_free`.
 #[no_mangle]
