@@ -386,13 +386,25 @@ pub(crate) fn create_new_at(
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-/// Renames `from` to `to`, both in `dir`, atomically replacing `to` (rename(2) replaces a
-/// symlink named `to` itself, never its target).
-pub(crate) fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
+/// Renames `from` in `from_dir` to `to` in `to_dir` (the same filesystem), atomically
+/// replacing `to` (rename(2) replaces a symlink named `to` itself, never its target).
+pub(crate) fn rename_at(
+    from_dir: BorrowedFd<'_>,
+    from: &str,
+    to_dir: BorrowedFd<'_>,
+    to: &str,
+) -> io::Result<()> {
     let (from, to) = (c_name(from)?, c_name(to)?);
-    let fd = dir.as_raw_fd();
-    // SAFETY: valid directory descriptor and NUL-terminated names.
-    check(unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) }).map(drop)
+    // SAFETY: valid directory descriptors and NUL-terminated names.
+    check(unsafe {
+        libc::renameat(
+            from_dir.as_raw_fd(),
+            from.as_ptr(),
+            to_dir.as_raw_fd(),
+            to.as_ptr(),
+        )
+    })
+    .map(drop)
 }
 
 /// Removes the empty directory `name` from `dir`.

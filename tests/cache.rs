@@ -517,14 +517,20 @@ fn a_purged_home_is_recreated_on_demand() {
 }
 
 #[test]
-fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
+fn temporary_files_of_dead_writers_are_removed_from_the_root_by_the_next_writer() {
     let f = fixture();
+    let plant = |name: &str, bytes: &[u8]| {
+        let path = f.cache.root().join(name);
+        fs::create_dir_all(f.cache.root()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    };
     // pid 1 is alive (in any pid namespace); pids above the kernel's maximum never are.
-    f.plant(".tmp-4194305-0", b"half a rec");
-    f.plant(&format!(".tmp-{}-99", std::process::id()), b"");
-    f.plant(".tmp-not-a-pid", b"");
-    f.plant(".tmp-1-0", b"a live writer's");
-    let old = f.plant(".tmp-1-1", b"a live pid, but two hours old");
+    plant(".tmp-4194305-0", b"half a rec");
+    plant(&format!(".tmp-{}-99", std::process::id()), b"");
+    plant(".tmp-not-a-pid", b"");
+    plant(".tmp-1-0", b"a live writer's");
+    let old = plant(".tmp-1-1", b"a live pid, but two hours old");
     let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
     fs::File::options()
         .write(true)
@@ -535,12 +541,22 @@ fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
     f.cache
         .store_stages_by_digest(PROJECT, DIGEST, &[])
         .unwrap();
-    let mut names: Vec<String> = fs::read_dir(f.cache.root().join(PROJECT))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec![".tmp-1-0".to_owned(), DIGEST.to_owned()]);
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(f.cache.root()),
+        vec![".tmp-1-0".to_owned(), PROJECT.to_owned()]
+    );
+    assert_eq!(
+        names(&f.cache.root().join(PROJECT)),
+        vec![DIGEST.to_owned()]
+    );
 }
 
 #[test]

@@ -35,11 +35,10 @@ mod reset;
 mod stage_id;
 mod write;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Once, PoisonError, RwLock};
 
 pub use reset::{is_reset_error, DEFAULT_MAX_RESETS, RESET_MARKER};
 pub use stage_id::StageId;
@@ -98,8 +97,8 @@ struct Inner {
     /// The open cache root, so an operation starts one `openat` below it. Re-opened when
     /// it was removed under us (`werf host purge`).
     root_fd: RwLock<Option<Arc<OwnedFd>>>,
-    /// Projects whose stray temporary files this instance has already removed.
-    swept: Mutex<HashSet<String>>,
+    /// Whether this instance has removed the stray temporary files of dead writers.
+    swept: Once,
 }
 
 impl fmt::Debug for StagesStorageCache {
@@ -121,7 +120,7 @@ impl StagesStorageCache {
                 locker: Locker::new(home.clone()),
                 home,
                 root_fd: RwLock::new(None),
-                swept: Mutex::new(HashSet::new()),
+                swept: Once::new(),
             }),
             durability: Durability::Hint,
             on_unreadable: None,
