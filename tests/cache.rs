@@ -757,3 +757,51 @@ fn get_all_stages_never_sees_a_half_deleted_project() {
         "the reader saw {full} full and {gone} deleted projects in {checked} checked reads"
     );
 }
+
+/// werf joins `WERF_HOME` as given into its cache lock name (spec §3): for `WERF_HOME=rel`
+/// werf locks `rel/shared_context/storage/stages_storage_cache/1`, not the absolute path.
+/// A store run with a relative home (the CLI, in the home's parent directory) must wait
+/// while that name is held, and must not wait for the absolute name.
+#[test]
+fn a_relative_home_takes_werfs_relative_cache_lock_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let locker = Locker::new(WerfHome::new(&tmp.path().join("rel")).unwrap());
+    let store = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_werf-sync"))
+            .args(["cache", "put", PROJECT, DIGEST])
+            .env("WERF_HOME", "./rel//")
+            .current_dir(tmp.path())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    let absolute = tmp
+        .path()
+        .join("rel/shared_context/storage/stages_storage_cache/1");
+    let held = locker
+        .lock(absolute.to_str().unwrap(), LockMode::Exclusive)
+        .unwrap();
+    let status = store().wait().unwrap();
+    assert!(
+        status.success(),
+        "the absolute name is not werf's: {status}"
+    );
+    held.release().unwrap();
+
+    let werfs_name = "rel/shared_context/storage/stages_storage_cache/1";
+    let held = locker.lock(werfs_name, LockMode::Exclusive).unwrap();
+    let mut writer = store();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        writer.try_wait().unwrap().is_none(),
+        "the store did not wait for werf's lock {werfs_name:?}"
+    );
+    held.release().unwrap();
+    assert!(writer.wait().unwrap().success());
+    let cache = StagesStorageCache::new(WerfHome::new(&tmp.path().join("rel")).unwrap());
+    assert_eq!(
+        cache.get_stages_by_digest(PROJECT, DIGEST).unwrap(),
+        Some(vec![])
+    );
+}

@@ -246,9 +246,10 @@ impl StagesStorageCache {
         fd
     }
 
-    /// Takes werf's cache lock: exclusive, named by the cache root's path (spec §3).
+    /// Takes werf's cache lock: exclusive, named by the cache root's path as werf forms it
+    /// from the home as given (spec §3).
     fn lock(&self) -> Result<crate::LockGuard> {
-        let name = path::lock_name(&self.inner.root)?;
+        let name = path::lock_name(self.inner.home.as_given())?;
         self.inner.locker.lock(&name, crate::LockMode::Exclusive)
     }
 }
