@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use cancel::CancelToken;
-pub use gc::GcReport;
+pub use gc::{GcOptions, GcReport, PROGRESS_EVERY};
 pub use guard::LockGuard;
 pub use holders::{Holder, HoldersSource, LockFileInfo};
 pub use mode::{LockMode, LockOptions, OnWait};

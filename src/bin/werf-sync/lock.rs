@@ -1,4 +1,4 @@
-//! `werf-sync lock`, `locks` and `gc`.
+//! `werf-sync lock` and `locks`.
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -39,15 +39,7 @@ pub struct LocksArgs {
     json: bool,
 }
 
-/// Delete lock files that nobody holds, safely against concurrent acquirers.
-#[derive(Args)]
-pub struct GcArgs {
-    /// Keep lock files created less than SECONDS ago.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0")]
-    min_age: Duration,
-}
-
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
@@ -140,14 +132,5 @@ pub fn run_locks(home: &WerfHome, args: LocksArgs) -> werf_sync::Result<ExitCode
         };
         println!("{}\t{}", file.file_name, holders);
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn run_gc(home: &WerfHome, args: GcArgs) -> werf_sync::Result<ExitCode> {
-    let report = Locker::new(home.clone()).gc(args.min_age)?;
-    println!(
-        "deleted {} lock files; kept {} held, {} younger than {:?}, {} other entries",
-        report.deleted, report.held, report.young, args.min_age, report.foreign
-    );
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 
 mod cache;
 mod exit;
+mod gc;
 mod lock;
 mod stress;
 
@@ -43,7 +44,7 @@ struct Cli {
 enum Command {
     Lock(lock::LockArgs),
     Locks(lock::LocksArgs),
-    Gc(lock::GcArgs),
+    Gc(gc::GcArgs),
     Cache(cache::CacheArgs),
     Stress(stress::StressArgs),
     /// One process of `stress` (internal).
@@ -77,7 +78,7 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
     match cli.command {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::Locks(args) => lock::run_locks(&home, args),
-        Command::Gc(args) => lock::run_gc(&home, args),
+        Command::Gc(args) => gc::run(&home, args),
         Command::Cache(args) => cache::run(&home, args),
         Command::StressWorker(args) => stress::worker::run(home, args).map(|()| ExitCode::SUCCESS),
         Command::Stress(_) => unreachable!("handled above"),
