@@ -201,16 +201,9 @@ impl StagesStorageCache {
     /// of the root's path per write.
     fn is_current(&self, fd: &OwnedFd) -> Result<bool> {
         let root = &self.inner.root;
-        let open =
-            sys::fstat(fd.as_fd()).map_err(|e| Error::io("cannot stat directory", root, e))?;
-        if open.st_nlink == 0 {
-            return Ok(false);
-        }
-        match sys::lstat(root) {
-            Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (open.st_dev, open.st_ino)),
-            Err(e) if sys::is_path_gone(&e) => Ok(false),
-            Err(e) => Err(Error::io("cannot stat directory", root, e)),
-        }
+        sys::fstat(fd.as_fd())
+            .and_then(|open| sys::is_still_at(&open, sys::Location::Path(root)))
+            .map_err(|e| Error::io("cannot stat directory", root, e))
     }
 
     /// After a lookup below the cached root found nothing: if the root itself was removed

@@ -147,17 +147,11 @@ impl StagesStorageCache {
     /// Whether `dir` is still the project directory in `root` (not deleted, not renamed
     /// aside and replaced) — so what was read from it is one consistent project.
     fn still_in_place(&self, root: &OwnedFd, project: &str, dir: &OwnedFd) -> Result<bool> {
-        let path = self.root().join(project);
-        let opened =
-            sys::fstat(dir.as_fd()).map_err(|e| Error::io("cannot stat directory", &path, e))?;
-        let current = match sys::stat_at(root.as_fd(), project) {
-            Ok(st) => st,
-            Err(e) if sys::is_not_found(&e) => return Ok(false),
-            Err(e) => return Err(Error::io("cannot stat directory", path, e)),
-        };
-        Ok(opened.st_nlink > 0
-            && opened.st_dev == current.st_dev
-            && opened.st_ino == current.st_ino)
+        sys::fstat(dir.as_fd())
+            .and_then(|opened| {
+                sys::is_still_at(&opened, sys::Location::Entry(root.as_fd(), project))
+            })
+            .map_err(|e| Error::io("cannot stat directory", self.root().join(project), e))
     }
 
     /// The cache root and the project directory, or `None` when either does not exist.

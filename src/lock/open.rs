@@ -199,11 +199,8 @@ pub(super) fn is_at_path(file: &File, path: &LockFilePath<'_>, check_path: bool)
         return Ok(true);
     }
     let path = path.to_path_buf();
-    match sys::lstat(&path) {
-        Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino)),
-        Err(e) if sys::is_path_gone(&e) => Ok(false),
-        Err(e) => Err(Error::io("cannot stat lock file", path, e)),
-    }
+    sys::is_still_at(&locked, sys::Location::Path(&path))
+        .map_err(|e| Error::io("cannot stat lock file", path, e))
 }
 
 #[cfg(test)]
