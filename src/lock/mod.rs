@@ -397,6 +397,11 @@ impl WaitRequest<'_> {
                 name: self.name.into(),
             }),
             WaitOutcome::Failed(e) => Err(flock_error(e, self.path)),
+            WaitOutcome::NoHelper(e) => Err(Error::io(
+                "cannot start a thread to wait for lock file",
+                self.path.to_path_buf(),
+                e,
+            )),
         }
     }
 }
