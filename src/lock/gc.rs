@@ -10,7 +10,9 @@
 //! At werf's scale (10^6 files) the directory is streamed (`getdents64` into a bounded
 //! buffer), so memory stays flat in the number of files, and each file costs four system
 //! calls besides its share of the listing: `openat`, `flock`, `fstat`, `unlinkat` (and
-//! `close`), plus one `fstat` before the `flock` when a minimum age is asked for.
+//! `close`), plus one `fstat` before the `flock` when a minimum age is asked for. A few
+//! workers take batches of the listing in turn ([`MAX_WORKERS`]): all but the `unlinkat`
+//! runs in parallel.
 //!
 //! Interrupting is always safe: the only change a collection makes is one `unlinkat` per
 //! file, under that file's lock, so even a killed collector leaves every file collected or
@@ -21,7 +23,8 @@ use std::ffi::{CStr, OsStr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, FlockOperation, Mode, OFlags};
@@ -62,8 +65,9 @@ pub struct GcOptions<'a> {
     /// with [`GcReport::interrupted`] set. Setting it is async-signal-safe, so a `SIGINT`
     /// handler may do it (e.g. `signal_hook::flag::register`).
     pub stop: Option<&'a AtomicBool>,
-    /// Called with the report so far every [`PROGRESS_EVERY`] entries.
-    pub on_progress: Option<&'a dyn Fn(&GcReport)>,
+    /// Called with the report so far every [`PROGRESS_EVERY`] entries, from any of the
+    /// collection's threads.
+    pub on_progress: Option<&'a (dyn Fn(&GcReport) + Sync)>,
 }
 
 /// How often [`GcOptions::on_progress`] is called, in entries.
@@ -97,48 +101,172 @@ impl Locker {
     }
 }
 
+/// Collectors working at once. Each file costs an `openat`, `fstat`, `flock` and `close`
+/// that run in parallel, and an `unlinkat` that the directory's lock serializes, so a second
+/// worker gains much (benches/gc.rs) and more gain little.
+const MAX_WORKERS: usize = 4;
+
+/// Entries a worker takes from the shared listing at a time.
+const BATCH: usize = 256;
+
+/// The counts of a collection in progress, shared by its workers.
+#[derive(Default)]
+struct Tally {
+    deleted: AtomicUsize,
+    held: AtomicUsize,
+    young: AtomicUsize,
+    foreign: AtomicUsize,
+    interrupted: AtomicBool,
+    /// Set on the first error: the other workers stop.
+    failed: Mutex<Option<Error>>,
+}
+
+impl Tally {
+    fn snapshot(&self) -> GcReport {
+        GcReport {
+            deleted: self.deleted.load(Ordering::Relaxed),
+            held: self.held.load(Ordering::Relaxed),
+            young: self.young.load(Ordering::Relaxed),
+            foreign: self.foreign.load(Ordering::Relaxed),
+            interrupted: self.interrupted.load(Ordering::Relaxed),
+        }
+    }
+
+    fn has_failed(&self) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn fail(&self, err: Error) {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed.get_or_insert(err);
+    }
+}
+
+/// Everything a worker needs.
+struct Collection<'a> {
+    dir: BorrowedFd<'a>,
+    dir_path: &'a Path,
+    listing: Mutex<rfs::Dir>,
+    options: GcOptions<'a>,
+    now: SystemTime,
+    tally: Tally,
+    seen: AtomicUsize,
+}
+
 fn collect_dir(dir: &OwnedFd, dir_path: &Path, options: GcOptions<'_>) -> Result<GcReport> {
-    let list_error = |e: Errno| Error::io("cannot list locks directory", dir_path, e.into());
-    let entries = rfs::Dir::read_from(dir).map_err(list_error)?;
-    let now = SystemTime::now();
-    let mut report = GcReport::default();
-    for (n, entry) in entries.enumerate() {
-        if options
-            .stop
-            .is_some_and(|stop| stop.load(Ordering::Relaxed))
-        {
-            report.interrupted = true;
-            break;
+    let listing = rfs::Dir::read_from(dir).map_err(|e| list_error(dir_path, e))?;
+    let collection = Collection {
+        dir: dir.as_fd(),
+        dir_path,
+        listing: Mutex::new(listing),
+        options,
+        now: SystemTime::now(),
+        tally: Tally::default(),
+        seen: AtomicUsize::new(0),
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS));
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            // A worker that cannot be started is only a slower collection.
+            let _ = std::thread::Builder::new()
+                .name("werf-sync-gc".into())
+                .spawn_scoped(scope, || collection.work());
         }
-        if n % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
-            if let Some(progress) = options.on_progress {
-                progress(&report);
+        collection.work();
+    });
+    let report = collection.tally.snapshot();
+    let failed = collection.tally.failed.into_inner();
+    match failed.unwrap_or_else(PoisonError::into_inner) {
+        Some(err) => Err(err),
+        None => Ok(report),
+    }
+}
+
+impl Collection<'_> {
+    /// Takes batches of entries from the listing and collects them, until the listing
+    /// ends, the stop flag is set or a worker failed.
+    fn work(&self) {
+        let mut names = Vec::new(); // NUL-terminated names, one after the other
+        let mut batch = Vec::new(); // (end of the name in `names`, listed file type)
+        loop {
+            names.clear();
+            batch.clear();
+            if let Err(err) = self.take_batch(&mut names, &mut batch) {
+                return self.tally.fail(err);
             }
-        }
-        let entry = entry.map_err(list_error)?;
-        let file_name = entry.file_name();
-        if file_name == c"." || file_name == c".." {
-            continue;
-        }
-        match collect_one(
-            dir.as_fd(),
-            file_name,
-            entry.file_type(),
-            now,
-            options.min_age,
-        ) {
-            Ok(Verdict::Deleted) => report.deleted += 1,
-            Ok(Verdict::Held) => report.held += 1,
-            Ok(Verdict::Young) => report.young += 1,
-            Ok(Verdict::Foreign) => report.foreign += 1,
-            Ok(Verdict::Gone) => {}
-            Err(e) => {
-                let path = dir_path.join(OsStr::from_bytes(file_name.to_bytes()));
-                return Err(Error::io("cannot collect lock file", path, e.into()));
+            if batch.is_empty() {
+                return;
+            }
+            let mut start = 0;
+            for &(end, listed_as) in &batch {
+                if self.should_stop() {
+                    return;
+                }
+                let name = CStr::from_bytes_with_nul(&names[start..end]).expect("one name");
+                start = end;
+                if let Err(err) = self.collect(name, listed_as) {
+                    return self.tally.fail(err);
+                }
             }
         }
     }
-    Ok(report)
+
+    fn take_batch(&self, names: &mut Vec<u8>, batch: &mut Vec<(usize, FileType)>) -> Result<()> {
+        let mut listing = self.listing.lock().unwrap_or_else(PoisonError::into_inner);
+        while batch.len() < BATCH {
+            let Some(entry) = listing.next() else { break };
+            let entry = entry.map_err(|e| list_error(self.dir_path, e))?;
+            let name = entry.file_name();
+            if name != c"." && name != c".." {
+                names.extend_from_slice(name.to_bytes_with_nul());
+                batch.push((names.len(), entry.file_type()));
+            }
+        }
+        Ok(())
+    }
+
+    fn should_stop(&self) -> bool {
+        if self
+            .options
+            .stop
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
+        {
+            self.tally.interrupted.store(true, Ordering::Relaxed);
+            return true;
+        }
+        self.tally.has_failed()
+    }
+
+    fn collect(&self, name: &CStr, listed_as: FileType) -> Result<()> {
+        let tally = &self.tally;
+        let verdict = collect_one(self.dir, name, listed_as, self.now, self.options.min_age)
+            .map_err(|e| {
+                let path = self.dir_path.join(OsStr::from_bytes(name.to_bytes()));
+                Error::io("cannot collect lock file", path, e.into())
+            })?;
+        let count = match verdict {
+            Verdict::Deleted => &tally.deleted,
+            Verdict::Held => &tally.held,
+            Verdict::Young => &tally.young,
+            Verdict::Foreign => &tally.foreign,
+            Verdict::Gone => return Ok(()),
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if seen % PROGRESS_EVERY == 0 {
+            if let Some(progress) = self.options.on_progress {
+                progress(&tally.snapshot());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn list_error(dir_path: &Path, e: Errno) -> Error {
+    Error::io("cannot list locks directory", dir_path, e.into())
 }
 
 enum Verdict {

@@ -45,7 +45,7 @@ pub fn run(home: &WerfHome, args: GcArgs) -> werf_sync::Result<ExitCode> {
         stop: Some(&stop),
         on_progress: progress
             .enabled()
-            .then_some(&on_progress as &dyn Fn(&GcReport)),
+            .then_some(&on_progress as &(dyn Fn(&GcReport) + Sync)),
     };
     let report = Locker::new(home.clone()).gc_with(options);
     progress.clear();
