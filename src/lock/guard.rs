@@ -2,11 +2,11 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::path::LockFilePath;
-use super::registry::{self, Hold};
+use super::registry;
 use crate::error::{Error, Result};
 use crate::sys::{self, FlockOp};
 use crate::LockMode;
@@ -18,31 +18,46 @@ use crate::LockMode;
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard {
     file: Option<File>,
-    /// The guard's identity (name, path, mode), also listed by the registry while held.
-    hold: Arc<Hold>,
+    mode: LockMode,
+    registry_id: u64,
+    /// The name and path are kept by the registry, which records every held lock; a guard
+    /// copies them on the first call of [`LockGuard::name`] or [`LockGuard::path`] (most
+    /// guards never need them). The uncontended acquire copies nothing twice and the guard
+    /// stays small to return.
+    described: OnceLock<Box<(String, PathBuf)>>,
 }
 
 impl LockGuard {
     pub(crate) fn new(file: File, name: &str, path: LockFilePath<'_>, mode: LockMode) -> Self {
+        let registry_id = registry::register(name, path, mode);
         LockGuard {
             file: Some(file),
-            hold: registry::register(name, path.to_path_buf(), mode),
+            mode,
+            registry_id,
+            described: OnceLock::new(),
         }
     }
 
     /// The lock name.
     pub fn name(&self) -> &str {
-        &self.hold.name
+        &self.described().0
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
-        &self.hold.path
+        &self.described().1
+    }
+
+    fn described(&self) -> &(String, PathBuf) {
+        self.described.get_or_init(|| {
+            let described = registry::name_and_path_of(self.registry_id);
+            Box::new(described.expect("a guard stays registered until released"))
+        })
     }
 
     /// Exclusive or shared.
     pub fn mode(&self) -> LockMode {
-        self.hold.mode
+        self.mode
     }
 
     /// Releases the lock and reports a failure to unlock. The descriptor is closed either
@@ -55,10 +70,14 @@ impl LockGuard {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
-        // Unregistered first, so that a lock listed by `held_locks` is always still held.
-        registry::unregister(&self.hold);
-        let unlocked = sys::flock(file.as_fd(), FlockOp::Unlock, false)
-            .map_err(|e| Error::io("cannot unlock lock file", self.path(), e));
+        // Unregistered first: the registry work is done before, not after, the system calls
+        // (the release is as much on the hot path as the acquire).
+        registry::unregister(self.registry_id);
+        let unlocked = sys::flock(file.as_fd(), FlockOp::Unlock, false).map_err(|e| {
+            let described = self.described.get().map(|d| d.1.clone());
+            let path = described.or_else(|| sys::fd_path(file.as_fd()));
+            Error::io("cannot unlock lock file", path.unwrap_or_default(), e)
+        });
         drop(file);
         unlocked
     }
@@ -81,7 +100,7 @@ impl std::fmt::Debug for LockGuard {
         f.debug_struct("LockGuard")
             .field("name", &self.name())
             .field("path", &self.path())
-            .field("mode", &self.mode())
+            .field("mode", &self.mode)
             .finish()
     }
 }

@@ -364,7 +364,7 @@ impl WaitRequest<'_> {
         if !matches!(patience, Patience::Forever) {
             return Ok(());
         }
-        match registry::conflicting_hold_by_current_thread(&self.path.to_path_buf(), self.mode) {
+        match registry::conflicting_hold_by_current_thread(self.path, self.mode) {
             Some(held) => Err(Error::WouldDeadlock {
                 name: self.name.into(),
                 held,

@@ -22,6 +22,15 @@ impl<'d> LockFilePath<'d> {
         }
     }
 
+    /// The locks directory, shared: the registry keeps it for as long as a lock in it is held.
+    pub(crate) fn locks_dir(self) -> &'d Arc<Path> {
+        self.locks_dir
+    }
+
+    pub(crate) fn lock_file_name(self) -> LockFileName {
+        self.file_name
+    }
+
     pub(crate) fn file_name(&self) -> &str {
         self.file_name.as_str()
     }

@@ -50,6 +50,12 @@ pub(crate) fn replace_fd(fresh: OwnedFd, target: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
+/// The path the kernel reports for `fd` (on Linux, `/proc/self/fd/N`), for error messages
+/// about a descriptor whose path is not at hand.
+pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
+}
+
 #[cfg(test)]
 pub(crate) fn is_close_on_exec(fd: BorrowedFd<'_>) -> io::Result<bool> {
     // SAFETY: F_GETFD on an open descriptor.
