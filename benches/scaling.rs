@@ -1,4 +1,5 @@
-//! Scaling: acquire+release with 10, 1 000 and 100 000 lock files in the locks directory, and
+//! Scaling: acquire+release with 10, 1 000 and 100 000 lock files in the locks directory
+//! (and 10^6 with `WERF_SYNC_LONG=1`), and
 //! stages storage cache get/store with records of 1, 100 and 10 000 stage IDs — each against
 //! its floor measured in the same group:
 //! - locks: open+flock+unlock+close of the same file in the same directory;
@@ -7,6 +8,7 @@
 //!   (werf-sync additionally takes werf's cache lock, as werf does — part of its price).
 //!
 //! `cargo bench --bench scaling -- --measurement-time 2 --warm-up-time 1`
+//! `WERF_SYNC_LONG=1 cargo bench --bench scaling -- --measurement-time 2 --warm-up-time 1 scaling-lock-files`
 //! Under `cargo test --all-targets` only the small sizes run, once each.
 
 #[path = "common/mod.rs"]
@@ -49,7 +51,13 @@ fn sizes(all: &'static [usize], small: usize) -> &'static [usize] {
 }
 
 fn lock_files(c: &mut Criterion, report: &mut Report) {
-    for &files in sizes(&[10, 1_000, 100_000], 2) {
+    let mut all = sizes(&[10, 1_000, 100_000], 2).to_vec();
+    // werf's real scale (werf#6127: 1.7 million lock files), behind a variable: creating the
+    // files takes a while.
+    if is_bench_run() && std::env::var_os("WERF_SYNC_LONG").is_some() {
+        all.push(1_000_000);
+    }
+    for files in all {
         let (_dir, home) = temp_home();
         let locker = Locker::new(home);
         drop(

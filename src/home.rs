@@ -22,10 +22,12 @@ pub const LOCKS_SUBDIR: [&str; 2] = ["service", "locks"];
 pub const STAGES_STORAGE_CACHE_SUBDIR: [&str; 4] =
     ["shared_context", "storage", "stages_storage_cache", "1"];
 
-/// A resolved werf home directory (an absolute path).
+/// A resolved werf home directory: an absolute path for every file operation, and the path
+/// as given, which werf uses (unresolved) in the cache-root lock name (spec §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WerfHome {
     root: PathBuf,
+    given: PathBuf,
 }
 
 impl WerfHome {
@@ -61,7 +63,8 @@ impl WerfHome {
     }
 
     /// Uses `path` as the werf home. A relative path is made absolute against the current
-    /// directory, because werf names the cache-root lock by its absolute path.
+    /// directory for file operations, so a later `chdir` does not move the home; the path as
+    /// given is kept too ([`WerfHome::as_given`]), since werf names its cache-root lock by it.
     pub fn new(path: &Path) -> Result<Self> {
         if path.as_os_str().is_empty() {
             return Err(Error::invalid("werf home", "the path is empty"));
@@ -74,12 +77,21 @@ impl WerfHome {
         }
         let root = std::path::absolute(path)
             .map_err(|e| Error::io("cannot make the werf home absolute", path, e))?;
-        Ok(WerfHome { root })
+        Ok(WerfHome {
+            root,
+            given: path.to_owned(),
+        })
     }
 
-    /// The home directory.
+    /// The home directory (absolute).
     pub fn path(&self) -> &Path {
         &self.root
+    }
+
+    /// The home as it was given (`WERF_HOME`, `--home`): relative if it was relative. werf
+    /// joins this, not an absolute path, into the cache-root lock name.
+    pub fn as_given(&self) -> &Path {
+        &self.given
     }
 
     /// `<home>/service/locks`.
@@ -213,6 +225,7 @@ mod tests {
         let home = WerfHome::new(Path::new("rel")).unwrap();
         assert!(home.path().is_absolute());
         assert!(home.path().ends_with("rel"));
+        assert_eq!(home.as_given(), Path::new("rel"));
     }
 
     #[test]

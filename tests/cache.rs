@@ -517,14 +517,20 @@ fn a_purged_home_is_recreated_on_demand() {
 }
 
 #[test]
-fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
+fn temporary_files_of_dead_writers_are_removed_from_the_root_by_the_next_writer() {
     let f = fixture();
+    let plant = |name: &str, bytes: &[u8]| {
+        let path = f.cache.root().join(name);
+        fs::create_dir_all(f.cache.root()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    };
     // pid 1 is alive (in any pid namespace); pids above the kernel's maximum never are.
-    f.plant(".tmp-4194305-0", b"half a rec");
-    f.plant(&format!(".tmp-{}-99", std::process::id()), b"");
-    f.plant(".tmp-not-a-pid", b"");
-    f.plant(".tmp-1-0", b"a live writer's");
-    let old = f.plant(".tmp-1-1", b"a live pid, but two hours old");
+    plant(".tmp-4194305-0", b"half a rec");
+    plant(&format!(".tmp-{}-99", std::process::id()), b"");
+    plant(".tmp-not-a-pid", b"");
+    plant(".tmp-1-0", b"a live writer's");
+    let old = plant(".tmp-1-1", b"a live pid, but two hours old");
     let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
     fs::File::options()
         .write(true)
@@ -535,12 +541,22 @@ fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
     f.cache
         .store_stages_by_digest(PROJECT, DIGEST, &[])
         .unwrap();
-    let mut names: Vec<String> = fs::read_dir(f.cache.root().join(PROJECT))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec![".tmp-1-0".to_owned(), DIGEST.to_owned()]);
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(f.cache.root()),
+        vec![".tmp-1-0".to_owned(), PROJECT.to_owned()]
+    );
+    assert_eq!(
+        names(&f.cache.root().join(PROJECT)),
+        vec![DIGEST.to_owned()]
+    );
 }
 
 #[test]
@@ -739,5 +755,53 @@ fn get_all_stages_never_sees_a_half_deleted_project() {
     assert!(
         full > 0 && gone > 0,
         "the reader saw {full} full and {gone} deleted projects in {checked} checked reads"
+    );
+}
+
+/// werf joins `WERF_HOME` as given into its cache lock name (spec §3): for `WERF_HOME=rel`
+/// werf locks `rel/shared_context/storage/stages_storage_cache/1`, not the absolute path.
+/// A store run with a relative home (the CLI, in the home's parent directory) must wait
+/// while that name is held, and must not wait for the absolute name.
+#[test]
+fn a_relative_home_takes_werfs_relative_cache_lock_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let locker = Locker::new(WerfHome::new(&tmp.path().join("rel")).unwrap());
+    let store = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_werf-sync"))
+            .args(["cache", "put", PROJECT, DIGEST])
+            .env("WERF_HOME", "./rel//")
+            .current_dir(tmp.path())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    let absolute = tmp
+        .path()
+        .join("rel/shared_context/storage/stages_storage_cache/1");
+    let held = locker
+        .lock(absolute.to_str().unwrap(), LockMode::Exclusive)
+        .unwrap();
+    let status = store().wait().unwrap();
+    assert!(
+        status.success(),
+        "the absolute name is not werf's: {status}"
+    );
+    held.release().unwrap();
+
+    let werfs_name = "rel/shared_context/storage/stages_storage_cache/1";
+    let held = locker.lock(werfs_name, LockMode::Exclusive).unwrap();
+    let mut writer = store();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        writer.try_wait().unwrap().is_none(),
+        "the store did not wait for werf's lock {werfs_name:?}"
+    );
+    held.release().unwrap();
+    assert!(writer.wait().unwrap().success());
+    let cache = StagesStorageCache::new(WerfHome::new(&tmp.path().join("rel")).unwrap());
+    assert_eq!(
+        cache.get_stages_by_digest(PROJECT, DIGEST).unwrap(),
+        Some(vec![])
     );
 }

@@ -209,6 +209,7 @@ fn a_writer_killed_mid_store_leaves_the_old_or_the_new_record() {
     let (a, b) = (letter_record('a'), letter_record('b'));
     cache.store_stages_by_digest(PROJECT, DIGEST, &a).unwrap();
     let project_dir = cache.root().join(PROJECT);
+    let root = cache.root().to_owned();
     let mut left_temp_files = 0;
     for round in 0..ROUNDS {
         cache.store_stages_by_digest(PROJECT, DIGEST, &a).unwrap();
@@ -238,7 +239,13 @@ fn a_writer_killed_mid_store_leaves_the_old_or_the_new_record() {
             "round {round}: a torn record of {} stages",
             stages.len()
         );
-        left_temp_files += std::fs::read_dir(&project_dir).unwrap().count() - 1;
+        // Temporary files are made in the root, beside the project directory, never in it.
+        assert_eq!(
+            std::fs::read_dir(&project_dir).unwrap().count(),
+            1,
+            "round {round}"
+        );
+        left_temp_files += std::fs::read_dir(&root).unwrap().count() - 1;
     }
     eprintln!("killed writers left {left_temp_files} temporary files in {ROUNDS} rounds");
     assert!(
@@ -254,6 +261,11 @@ fn a_writer_killed_mid_store_leaves_the_old_or_the_new_record() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![DIGEST]);
+    let names: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![PROJECT]);
 }
 
 /// A store that fails in the middle must leave the old record and no temporary file, and
@@ -282,9 +294,10 @@ fn child_failing_store() {
     let err = cache
         .store_stages_by_digest(PROJECT, DIGEST, &record(7, 7))
         .unwrap_err();
-    let project_dir = cache.root().join(PROJECT);
+    // The record's path (a failed write) or the root's (no temporary file could be made).
     assert!(
-        err.to_string().contains(&project_dir.display().to_string()),
+        err.to_string()
+            .contains(&cache.root().display().to_string()),
         "{err}"
     );
     // Under RLIMIT_FSIZE a write to a stderr that is a regular file already longer than the
@@ -338,5 +351,83 @@ fn failed_stores_keep_the_old_record() {
             vec![DIGEST],
             "{mode}: a temporary file was left behind"
         );
+        let names: Vec<_> = std::fs::read_dir(cache.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![PROJECT],
+            "{mode}: a temporary file was left behind in the root"
+        );
+    }
+}
+
+/// werf's `GetAllStages` parses every entry of `PROJECT/` (spec §4): a temporary file there
+/// is an "Error unmarshalling json" line, or a record counted twice. While four processes
+/// and two threads (with fsync, so each temporary file lives for a while) store records,
+/// a continuous listing of the project directory shows record names and nothing else.
+#[test]
+fn the_project_directory_lists_only_records_during_concurrent_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let cache = cache_at(&home);
+    cache
+        .store_stages_by_digest(PROJECT, DIGEST, &record(99, 0))
+        .unwrap();
+    let project_dir = cache.root().join(PROJECT);
+
+    let millis = 1500;
+    let deadline = Instant::now() + Duration::from_millis(millis);
+    let out = |n: u64| tmp.path().join(format!("w-{n}"));
+    let writers: Vec<Child> = (0..4)
+        .map(|w| spawn_child("child_writer", &home, w, millis, &out(w)))
+        .collect();
+    let digests: [&'static str; 2] = ["aaaa", "bbbb"];
+    let threads: Vec<_> = digests
+        .into_iter()
+        .enumerate()
+        .map(|(t, digest)| {
+            let cache = cache.clone().with_durability(Durability::Fsync);
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    cache
+                        .store_stages_by_digest(PROJECT, digest, &record(10 + t as u64, i))
+                        .unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+
+    let (mut listings, mut foreign) = (0u64, Vec::new());
+    while Instant::now() < deadline {
+        for entry in std::fs::read_dir(&project_dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name != DIGEST && !digests.contains(&name.as_str()) {
+                foreign.push(name);
+            }
+        }
+        listings += 1;
+    }
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    for mut child in writers {
+        assert!(child.wait().unwrap().success(), "a writer process failed");
+    }
+    assert!(
+        foreign.is_empty(),
+        "the project directory listed non-record entries: {:?}",
+        &foreign[..foreign.len().min(10)]
+    );
+    assert!(
+        listings > 100,
+        "only {listings} listings; the test proved nothing"
+    );
+    for w in 0..4 {
+        let stores: u64 = std::fs::read_to_string(out(w)).unwrap().parse().unwrap();
+        assert!(stores > 0, "writer {w} never stored twice");
     }
 }

@@ -216,3 +216,110 @@ fn gc_against_concurrent_acquiring_processes() {
     assert!(wait_child(&mut collector, Duration::from_secs(120), "collector").success());
     assert!(deleted > 0, "the collector never raced an acquirer");
 }
+
+/// Interrupted midway (the stop flag set from the progress callback, as by the CLI's Ctrl-C), the
+/// collection stops between two files: every lock file is either deleted or intact (still
+/// linked, and lockable by its name), and the report counts exactly the deleted ones.
+#[test]
+fn an_interrupted_gc_leaves_every_file_collected_or_untouched() {
+    use werf_sync::lock::{GcOptions, PROGRESS_EVERY};
+    let home = TempHome::new();
+    let names: Vec<String> = (0..3 * PROGRESS_EVERY).map(|i| format!("p.{i}")).collect();
+    for name in &names {
+        drop(home.locker.lock(name, LockMode::Exclusive).unwrap());
+    }
+    let stop = AtomicBool::new(false);
+    let progress_calls = AtomicUsize::new(0);
+    let on_progress = |report: &werf_sync::lock::GcReport| {
+        progress_calls.fetch_add(1, Ordering::SeqCst);
+        assert!(report.seen() < names.len());
+        stop.store(true, Ordering::SeqCst);
+    };
+    let report = home
+        .locker
+        .gc_with(GcOptions {
+            min_age: Duration::ZERO,
+            stop: Some(&stop),
+            on_progress: Some(&on_progress),
+        })
+        .unwrap();
+    assert!(report.interrupted, "{report:?}");
+    assert_eq!(progress_calls.load(Ordering::SeqCst), 1);
+    assert!(
+        report.deleted > 0 && report.deleted < names.len(),
+        "{report:?}"
+    );
+    assert_eq!(lock_files(&home).len(), names.len() - report.deleted);
+    for file in lock_files(&home) {
+        let path = home.path().join("service/locks").join(file);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.is_file() && meta.len() == 0, "{path:?} was altered");
+    }
+    // The rest is collected by the next run.
+    let rest = home.locker.gc(Duration::ZERO).unwrap();
+    assert!(!rest.interrupted);
+    assert_eq!(report.deleted + rest.deleted, names.len());
+    assert!(lock_files(&home).is_empty());
+}
+
+#[test]
+fn gc_of_a_home_without_locks_directory_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let locker = Locker::new(WerfHome::new(&tmp.path().join("absent")).unwrap());
+    assert_eq!(locker.gc(Duration::ZERO).unwrap(), Default::default());
+    assert!(!tmp.path().join("absent").exists());
+}
+
+/// `werf-sync gc` on many files, sent SIGINT (Ctrl-C) while it runs: it stops between two
+/// files, exits 130 and reports exactly how many it deleted; the rest are untouched.
+#[test]
+fn the_gc_command_stops_on_sigint_with_a_true_report() {
+    let home = TempHome::new();
+    drop(home.locker.lock("warm", LockMode::Exclusive).unwrap());
+    let dir = home.path().join("service/locks");
+    let total = 100_000;
+    for i in 1..total {
+        let name = werf_sync::lock::name::lock_file_name(&format!("p.{i}"));
+        std::fs::File::create(dir.join(name)).unwrap();
+    }
+    let total = std::fs::read_dir(&dir).unwrap().count();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_werf-sync"))
+        .arg("--home")
+        .arg(home.path())
+        .arg("gc")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The collector deletes in listing order: once the first entry is gone, it is running.
+    let first = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let started = std::time::Instant::now();
+    while first.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "gc never started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // SAFETY: kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let deleted: usize = stdout
+        .strip_prefix("deleted ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected report {stdout:?}"));
+    let left = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(left, total - deleted, "{stdout}");
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("(interrupted)"), "{stdout}");
+    assert!(
+        deleted > 0 && left > 0,
+        "the signal did not land mid-run: {stdout}"
+    );
+}

@@ -7,7 +7,10 @@
 //     descriptor — flock(2) sees it as another owner, exactly as another process) gets the
 //     lock; the latency is the time from the holder's release to the waiter's acquire.
 //
-// Usage: go run . [-out FILE] [-samples N] [-short]
+// With -gc DIR it instead runs lockgate v0.2's lock-file collector, GCLockFileDir(DIR, 0),
+// once and exits: the peer of `werf-sync gc` in benches/gc.rs.
+//
+// Usage: go run . [-out FILE] [-samples N] [-short] | go run . -gc DIR
 // (scripts/bench-go-peers runs it and writes target/bench-results/go-peers.json).
 package main
 
@@ -18,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/werf/lockgate/pkg/file_lock"
 )
 
 // result is one row of the JSON output.
@@ -35,7 +40,12 @@ func main() {
 	out := flag.String("out", "", "write the results as JSON to this file")
 	samples := flag.Int("samples", 200, "handoff samples per subject (lockgate: a tenth, min 4)")
 	short := flag.Bool("short", false, "a quick run (smoke test): few samples, short benchmarks")
+	gcDir := flag.String("gc", "", "run lockgate's GCLockFileDir on DIR and exit")
 	flag.Parse()
+	if *gcDir != "" {
+		check(file_lock.GCLockFileDir(*gcDir, 0), "collect "+*gcDir)
+		return
+	}
 	if *short {
 		*samples = 20
 	}

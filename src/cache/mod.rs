@@ -35,11 +35,10 @@ mod reset;
 mod stage_id;
 mod write;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Once, PoisonError, RwLock};
 
 pub use reset::{is_reset_error, DEFAULT_MAX_RESETS, RESET_MARKER};
 pub use stage_id::StageId;
@@ -98,8 +97,8 @@ struct Inner {
     /// The open cache root, so an operation starts one `openat` below it. Re-opened when
     /// it was removed under us (`werf host purge`).
     root_fd: RwLock<Option<Arc<OwnedFd>>>,
-    /// Projects whose stray temporary files this instance has already removed.
-    swept: Mutex<HashSet<String>>,
+    /// Whether this instance has removed the stray temporary files of dead writers.
+    swept: Once,
 }
 
 impl fmt::Debug for StagesStorageCache {
@@ -121,7 +120,7 @@ impl StagesStorageCache {
                 locker: Locker::new(home.clone()),
                 home,
                 root_fd: RwLock::new(None),
-                swept: Mutex::new(HashSet::new()),
+                swept: Once::new(),
             }),
             durability: Durability::Hint,
             on_unreadable: None,
@@ -202,16 +201,9 @@ impl StagesStorageCache {
     /// of the root's path per write.
     fn is_current(&self, fd: &OwnedFd) -> Result<bool> {
         let root = &self.inner.root;
-        let open =
-            sys::fstat(fd.as_fd()).map_err(|e| Error::io("cannot stat directory", root, e))?;
-        if open.st_nlink == 0 {
-            return Ok(false);
-        }
-        match sys::lstat(root) {
-            Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (open.st_dev, open.st_ino)),
-            Err(e) if sys::is_path_gone(&e) => Ok(false),
-            Err(e) => Err(Error::io("cannot stat directory", root, e)),
-        }
+        sys::fstat(fd.as_fd())
+            .and_then(|open| sys::is_still_at(&open, sys::Location::Path(root)))
+            .map_err(|e| Error::io("cannot stat directory", root, e))
     }
 
     /// After a lookup below the cached root found nothing: if the root itself was removed
@@ -247,9 +239,10 @@ impl StagesStorageCache {
         fd
     }
 
-    /// Takes werf's cache lock: exclusive, named by the cache root's path (spec §3).
+    /// Takes werf's cache lock: exclusive, named by the cache root's path as werf forms it
+    /// from the home as given (spec §3).
     fn lock(&self) -> Result<crate::LockGuard> {
-        let name = path::lock_name(&self.inner.root)?;
+        let name = path::lock_name(self.inner.home.as_given())?;
         self.inner.locker.lock(&name, crate::LockMode::Exclusive)
     }
 }

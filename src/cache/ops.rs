@@ -2,7 +2,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use super::path::{self, TEMP_PREFIX};
 use super::read::{self, ReadOutcome};
@@ -74,11 +74,17 @@ impl StagesStorageCache {
         path::validate_component("digest", digest)?;
         let bytes = record::encode(stages);
         let guard = self.lock()?;
-        let dir = self.open_project_for_write(project)?;
+        let (root, dir) = self.open_project_for_write(project)?;
+        self.sweep_once(&root);
         let dir_path = self.root().join(project);
-        self.sweep_once(&dir, project);
+        let target = write::Target {
+            root: root.as_fd(),
+            root_path: self.root(),
+            dir: dir.as_fd(),
+            dir_path: &dir_path,
+        };
         let fsync = self.durability == Durability::Fsync;
-        write::replace_atomically(dir.as_fd(), &dir_path, digest, &bytes, fsync)?;
+        write::replace_atomically(&target, digest, &bytes, fsync)?;
         guard.release()
     }
 
@@ -141,17 +147,11 @@ impl StagesStorageCache {
     /// Whether `dir` is still the project directory in `root` (not deleted, not renamed
     /// aside and replaced) — so what was read from it is one consistent project.
     fn still_in_place(&self, root: &OwnedFd, project: &str, dir: &OwnedFd) -> Result<bool> {
-        let path = self.root().join(project);
-        let opened =
-            sys::fstat(dir.as_fd()).map_err(|e| Error::io("cannot stat directory", &path, e))?;
-        let current = match sys::stat_at(root.as_fd(), project) {
-            Ok(st) => st,
-            Err(e) if sys::is_not_found(&e) => return Ok(false),
-            Err(e) => return Err(Error::io("cannot stat directory", path, e)),
-        };
-        Ok(opened.st_nlink > 0
-            && opened.st_dev == current.st_dev
-            && opened.st_ino == current.st_ino)
+        sys::fstat(dir.as_fd())
+            .and_then(|opened| {
+                sys::is_still_at(&opened, sys::Location::Entry(root.as_fd(), project))
+            })
+            .map_err(|e| Error::io("cannot stat directory", self.root().join(project), e))
     }
 
     /// The cache root and the project directory, or `None` when either does not exist.
@@ -174,12 +174,13 @@ impl StagesStorageCache {
         Ok(None)
     }
 
-    /// The project directory, created if missing (mode 0777 before the umask, as werf).
-    fn open_project_for_write(&self, project: &str) -> Result<OwnedFd> {
+    /// The cache root and the project directory, created if missing (mode 0777 before the
+    /// umask, as werf).
+    fn open_project_for_write(&self, project: &str) -> Result<(Arc<OwnedFd>, OwnedFd)> {
         let root = self.root_for_write()?;
         let path = self.root().join(project);
         match sys::open_subdir_nofollow(root.as_fd(), project) {
-            Ok(dir) => return Ok(dir),
+            Ok(dir) => return Ok((root, dir)),
             Err(e) if sys::is_not_found(&e) => {}
             Err(e) => return Err(self.project_dir_error(&root, project, e)),
         }
@@ -189,8 +190,9 @@ impl StagesStorageCache {
             sys::fsync(root.as_fd())
                 .map_err(|e| Error::io("cannot sync directory", self.root(), e))?;
         }
-        sys::open_subdir_nofollow(root.as_fd(), project)
-            .map_err(|e| self.project_dir_error(&root, project, e))
+        let dir = sys::open_subdir_nofollow(root.as_fd(), project)
+            .map_err(|e| self.project_dir_error(&root, project, e))?;
+        Ok((root, dir))
     }
 
     fn project_dir_error(&self, root: &OwnedFd, project: &str, err: std::io::Error) -> Error {
@@ -207,16 +209,11 @@ impl StagesStorageCache {
         }
     }
 
-    /// Removes stray temporary files of dead writers, once per project per instance (the
-    /// caller holds the cache lock, so no live writer has one).
-    fn sweep_once(&self, dir: &OwnedFd, project: &str) {
-        let mut swept = self
-            .inner
-            .swept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if swept.insert(project.to_owned()) {
-            remove::remove_stale(dir.as_fd(), &self.root().join(project), TEMP_PREFIX);
-        }
+    /// Removes stray temporary files of dead writers from the cache root, once per instance
+    /// (the caller holds the cache lock, so no live writer of this home has one).
+    fn sweep_once(&self, root: &OwnedFd) {
+        self.inner.swept.call_once(|| {
+            remove::remove_stale(root.as_fd(), self.root(), TEMP_PREFIX);
+        });
     }
 }

@@ -6,10 +6,11 @@
 //! with `.` (werf's never do), so readers can skip them and never mistake one for a record.
 
 use std::ffi::OsStr;
-use std::path::{Component, Path};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
+use crate::home::STAGES_STORAGE_CACHE_SUBDIR;
 
 /// Longest file name on the filesystems werf runs on (`NAME_MAX`).
 const NAME_MAX: usize = 255;
@@ -65,30 +66,50 @@ pub(crate) fn owner_pid(name: &OsStr, prefix: &str) -> Option<u32> {
     rest.split_once('-')?.0.parse().ok()
 }
 
-/// The name of the lock werf takes around cache writes: the cache root's path string as
-/// Go's `filepath.Join` produces it, i.e. lexically cleaned (`.`, `..` and repeated `/`
-/// resolved without touching the filesystem). Fails when the path is not UTF-8, since the
-/// name is hashed as a string.
-pub(crate) fn lock_name(root: &Path) -> Result<String> {
+/// The name of the lock werf takes around cache writes (spec §3): Go's
+/// `filepath.Join(home, "shared_context", "storage", "stages_storage_cache", "1")` with the
+/// home as werf was given it — lexically cleaned, but a relative home stays relative (for
+/// `WERF_HOME=rel` werf locks `rel/shared_context/…`, and so must we to wait for its
+/// writers). Fails when the home is not UTF-8, since the name is hashed as a string.
+pub(crate) fn lock_name(home_as_given: &Path) -> Result<String> {
+    let home = home_as_given.to_str().ok_or_else(|| {
+        Error::invalid(
+            "werf home",
+            format!(
+                "{} is not UTF-8; the cache lock name must be a string",
+                home_as_given.display()
+            ),
+        )
+    })?;
+    let joined = format!("{home}/{}", STAGES_STORAGE_CACHE_SUBDIR.join("/"));
+    Ok(go_clean(&joined))
+}
+
+/// Go's `filepath.Clean` on Unix: repeated `/` and `.` elements are dropped, `..` removes
+/// the element before it; a leading `..` stays in a relative path and is dropped at the
+/// root; an empty result is `.`.
+fn go_clean(path: &str) -> String {
+    let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
-    for component in root.components() {
-        match component {
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => {
-                parts.pop();
-            }
-            Component::Normal(part) => parts.push(part.to_str().ok_or_else(|| {
-                Error::invalid(
-                    "werf home",
-                    format!(
-                        "{} is not UTF-8; the cache lock name must be a string",
-                        root.display()
-                    ),
-                )
-            })?),
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if rooted => {}
+                _ => parts.push(".."),
+            },
+            _ => parts.push(part),
         }
     }
-    Ok(format!("/{}", parts.join("/")))
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
 }
 
 #[cfg(test)]
@@ -138,8 +159,71 @@ mod tests {
 
     #[test]
     fn lock_name_is_cleaned_like_go_filepath_join() {
-        let name = lock_name(Path::new("/h/./x/../shared_context//storage/")).unwrap();
-        assert_eq!(name, "/h/shared_context/storage");
-        assert_eq!(lock_name(Path::new("/../a")).unwrap(), "/a");
+        let name = lock_name(Path::new("/h/./x/..//")).unwrap();
+        assert_eq!(name, "/h/shared_context/storage/stages_storage_cache/1");
+        assert_eq!(
+            lock_name(Path::new("/../a")).unwrap(),
+            "/a/shared_context/storage/stages_storage_cache/1"
+        );
+    }
+
+    #[test]
+    fn lock_name_of_a_relative_home_stays_relative() {
+        let suffix = "shared_context/storage/stages_storage_cache/1";
+        for (home, expected) in [
+            ("rel", format!("rel/{suffix}")),
+            ("./rel/", format!("rel/{suffix}")),
+            ("a//b/./c/..", format!("a/b/{suffix}")),
+            (".", suffix.to_owned()),
+            ("../up", format!("../up/{suffix}")),
+        ] {
+            assert_eq!(lock_name(Path::new(home)).unwrap(), expected, "{home}");
+        }
+    }
+
+    /// Cases from Go's `path/filepath` `cleantests` (Unix).
+    #[test]
+    fn go_clean_matches_go() {
+        for (input, expected) in [
+            ("", "."),
+            ("abc", "abc"),
+            ("abc/def", "abc/def"),
+            ("a/b/c", "a/b/c"),
+            (".", "."),
+            ("..", ".."),
+            ("../..", "../.."),
+            ("../../abc", "../../abc"),
+            ("/abc", "/abc"),
+            ("/", "/"),
+            ("abc/", "abc"),
+            ("abc/def/", "abc/def"),
+            ("a/b/c/", "a/b/c"),
+            ("./", "."),
+            ("../", ".."),
+            ("../../", "../.."),
+            ("/abc/", "/abc"),
+            ("abc//def//ghi", "abc/def/ghi"),
+            ("//abc", "/abc"),
+            ("///abc", "/abc"),
+            ("//abc//", "/abc"),
+            ("abc//", "abc"),
+            ("abc/./def", "abc/def"),
+            ("/./abc/def", "/abc/def"),
+            ("abc/.", "abc"),
+            ("abc/def/ghi/../jkl", "abc/def/jkl"),
+            ("abc/def/../ghi/../jkl", "abc/jkl"),
+            ("abc/def/..", "abc"),
+            ("abc/def/../..", "."),
+            ("/abc/def/../..", "/"),
+            ("abc/def/../../..", ".."),
+            ("/abc/def/../../..", "/"),
+            ("abc/def/../../../ghi/jkl/../../../mno", "../../mno"),
+            ("/../abc", "/abc"),
+            ("abc/./../def", "def"),
+            ("abc//./../def", "def"),
+            ("abc/../../././../def", "../../def"),
+        ] {
+            assert_eq!(go_clean(input), expected, "{input:?}");
+        }
     }
 }

@@ -115,7 +115,7 @@ pub(crate) fn delete_project(
     // Leftovers of deleters that died between the rename and the removal.
     remove_stale(root, root_path, DELETED_PREFIX);
     let aside = unique_name(DELETED_PREFIX);
-    match sys::rename_at(root, project, &aside) {
+    match sys::rename_at(root, project, root, &aside) {
         Ok(()) => {}
         Err(e) if sys::is_not_found(&e) => return Ok(false),
         Err(e) => {

@@ -1,7 +1,12 @@
-//! Atomic replacement of a record: write a temporary file in the record's directory, then
-//! rename it over the record. A reader sees the old record or the new one, never a mix;
-//! a writer that dies midway leaves the old record and a stray temporary file (skipped by
-//! readers, removed by the next writer — see [`super::remove::remove_stale`]).
+//! Atomic replacement of a record: write a temporary file in the cache root, then rename it
+//! over `<PROJECT>/<DIGEST>`. A reader sees the old record or the new one, never a mix; a
+//! writer that dies midway leaves the old record and a stray temporary file in the root
+//! (removed by a later writer — see [`super::remove::remove_stale`]).
+//!
+//! Why the root and not the record's directory: werf's `GetAllStages` lists every entry of
+//! `PROJECT/`, logs an "Error unmarshalling json" line for each one it cannot parse and
+//! counts a complete temporary file's stages twice (spec §4). werf never lists the root's
+//! own entries as records, and the root is on the same filesystem, so the rename is atomic.
 
 use std::fs::File;
 use std::io::Write;
@@ -15,28 +20,35 @@ use crate::sys;
 /// Records are created `0644` (before the umask), as werf creates them.
 const RECORD_MODE: libc::mode_t = 0o644;
 
-/// Replaces `name` in `dir` (whose path is `dir_path`, for errors) with `bytes`. With
-/// `fsync`, the data is synced before the rename and the directory after it, so the new
-/// record survives a power loss. On failure the previous record is left as it was.
+/// Where a record goes: the cache root (for the temporary file) and the record's directory.
+pub(crate) struct Target<'a> {
+    pub root: BorrowedFd<'a>,
+    pub root_path: &'a Path,
+    pub dir: BorrowedFd<'a>,
+    pub dir_path: &'a Path,
+}
+
+/// Replaces `name` in `to.dir` with `bytes`. With `fsync`, the data is synced before the
+/// rename and the record's directory after it, so the new record survives a power loss. On
+/// failure the previous record is left as it was.
 pub(crate) fn replace_atomically(
-    dir: BorrowedFd<'_>,
-    dir_path: &Path,
+    to: &Target<'_>,
     name: &str,
     bytes: &[u8],
     fsync: bool,
 ) -> Result<()> {
-    let target = dir_path.join(name);
-    let (file, temp) = create_temp(dir, dir_path)?;
+    let target = to.dir_path.join(name);
+    let (file, temp) = create_temp(to.root, to.root_path)?;
     if let Err(e) = write_and_close(file, bytes, fsync) {
-        discard(dir, &temp);
+        discard(to.root, &temp);
         return Err(Error::io(
             "cannot write stages storage cache record",
             target,
             e,
         ));
     }
-    if let Err(e) = sys::rename_at(dir, &temp, name) {
-        discard(dir, &temp);
+    if let Err(e) = sys::rename_at(to.root, &temp, to.dir, name) {
+        discard(to.root, &temp);
         if e.raw_os_error() == Some(libc::EISDIR) {
             return Err(Error::WrongFileType {
                 path: target,
@@ -51,7 +63,7 @@ pub(crate) fn replace_atomically(
         ));
     }
     if fsync {
-        sys::fsync(dir).map_err(|e| Error::io("cannot sync directory", dir_path, e))?;
+        sys::fsync(to.dir).map_err(|e| Error::io("cannot sync directory", to.dir_path, e))?;
     }
     Ok(())
 }
@@ -79,7 +91,7 @@ fn write_and_close(mut file: File, bytes: &[u8], fsync: bool) -> std::io::Result
 }
 
 /// Removes a temporary file after a failure; a failure here only leaves a stray file that
-/// the next writer removes, so it is logged, not returned.
+/// a later writer removes, so it is logged, not returned.
 fn discard(dir: BorrowedFd<'_>, temp: &str) {
     if let Err(e) = sys::unlink_at(dir, temp) {
         log::warn!("werf-sync: cannot remove temporary cache file {temp}: {e}");

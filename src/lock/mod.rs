@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use cancel::CancelToken;
-pub use gc::GcReport;
+pub use gc::{GcOptions, GcReport, PROGRESS_EVERY};
 pub use guard::LockGuard;
 pub use holders::{Holder, HoldersSource, LockFileInfo};
 pub use mode::{LockMode, LockOptions, OnWait};
@@ -436,6 +436,11 @@ impl WaitRequest<'_> {
                 name: self.name.into(),
             }),
             WaitOutcome::Failed(e) => Err(flock_error(e, self.path)),
+            WaitOutcome::NoHelper(e) => Err(Error::io(
+                "cannot start a thread to wait for lock file",
+                self.path.to_path_buf(),
+                e,
+            )),
         }
     }
 }

@@ -205,11 +205,8 @@ pub(super) fn is_at_path(file: &File, path: &LockFilePath<'_>, check_path: bool)
         return Ok(true);
     }
     let path = path.to_path_buf();
-    match sys::lstat(&path) {
-        Ok(at_path) => Ok((at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino)),
-        Err(e) if sys::is_path_gone(&e) => Ok(false),
-        Err(e) => Err(Error::io("cannot stat lock file", path, e)),
-    }
+    sys::is_still_at(&locked, sys::Location::Path(&path))
+        .map_err(|e| Error::io("cannot stat lock file", path, e))
 }
 
 #[cfg(test)]
@@ -217,8 +214,6 @@ mod tests {
     use super::*;
     use crate::{LockMode, WerfHome};
 
-    /// The fallback (kernels without `openat2`) must detect a moved locks directory too.
-    /// Switching the fallback on is process-wide; the other tests stay correct on either path.
     #[test]
     fn relative_path_is_built_in_place() {
         let mut buffer = [0xffu8; RELATIVE_MAX];
@@ -235,9 +230,28 @@ mod tests {
         assert!(relative_path(&subdir, &[b'f'; RELATIVE_MAX], &mut buffer).is_none());
     }
 
+    /// Switches the fallback on for the whole process while it lives, and off again when
+    /// dropped — also when the test panics, so that later tests are not left on it.
+    struct FallbackOn;
+
+    impl FallbackOn {
+        fn new() -> Self {
+            NO_OPENAT2.store(true, Ordering::Relaxed);
+            FallbackOn
+        }
+    }
+
+    impl Drop for FallbackOn {
+        fn drop(&mut self) {
+            NO_OPENAT2.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The fallback (kernels without `openat2`) must detect a moved locks directory too.
+    /// Switching the fallback on is process-wide; the other tests stay correct on either path.
     #[test]
     fn fallback_does_not_lock_in_a_moved_locks_directory() {
-        NO_OPENAT2.store(true, Ordering::Relaxed);
+        let fallback = FallbackOn::new();
         let tmp = tempfile::tempdir().unwrap();
         let stale = Locker::new(WerfHome::new(tmp.path()).unwrap());
         drop(stale.try_lock("warm", LockMode::Exclusive).unwrap());
@@ -247,7 +261,7 @@ mod tests {
         let fresh = Locker::new(WerfHome::new(tmp.path()).unwrap());
         let held = fresh.try_lock("moved", LockMode::Exclusive).unwrap();
         let second = stale.try_lock("moved", LockMode::Exclusive).unwrap();
-        NO_OPENAT2.store(false, Ordering::Relaxed);
+        drop(fallback);
         assert!(held.is_some());
         assert!(
             second.is_none(),

@@ -30,7 +30,10 @@ pub(crate) enum WaitOutcome {
     Acquired(File),
     TimedOut,
     Cancelled,
+    /// `flock` failed.
     Failed(io::Error),
+    /// The helper thread could not be started (no lock was tried).
+    NoHelper(io::Error),
 }
 
 enum State {
@@ -73,7 +76,7 @@ pub(crate) fn wait_for_lock(
         ready: Condvar::new(),
     });
     if let Err(e) = spawn_helper(file, op, Arc::clone(&handoff)) {
-        return WaitOutcome::Failed(e);
+        return WaitOutcome::NoHelper(e);
     }
     let _registration = cancel.map(|token| {
         let handoff = Arc::clone(&handoff);

@@ -1,13 +1,10 @@
-//! `werf-sync lock-file`, `locks` and `gc`: the lock files below a werf home.
+//! `werf-sync lock-file` and `locks`: the lock files below a werf home.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use werf_sync::lock::{HoldersSource, LockFileInfo};
 use werf_sync::{Locker, WerfHome};
-
-use crate::lock::parse_seconds;
 
 /// Print the lock file of each NAME, one per line (whether it exists or not).
 #[derive(Args)]
@@ -26,14 +23,6 @@ pub struct LocksArgs {
     /// Only the lock files of these lock names (each row then ends with its name).
     #[arg(value_name = "NAME")]
     names: Vec<String>,
-}
-
-/// Delete lock files that nobody holds, safely against concurrent acquirers.
-#[derive(Args)]
-pub struct GcArgs {
-    /// Keep lock files created less than SECONDS ago.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "0")]
-    min_age: Duration,
 }
 
 pub fn run_lock_file(home: &WerfHome, args: LockFileArgs) -> werf_sync::Result<ExitCode> {
@@ -106,64 +95,4 @@ fn json_row((name, file): (Option<&str>, &LockFileInfo)) -> serde_json::Value {
         object.insert("name".into(), name.into());
     }
     value
-}
-
-pub fn run_gc(home: &WerfHome, args: GcArgs) -> werf_sync::Result<ExitCode> {
-    let report = Locker::new(home.clone()).gc(args.min_age)?;
-    let young = if args.min_age.is_zero() {
-        String::new()
-    } else {
-        format!(", {} younger than {}", report.young, humane(args.min_age))
-    };
-    println!(
-        "deleted {}; kept {} held{young}, {}",
-        count(report.deleted, "lock file", "lock files"),
-        report.held,
-        count(report.foreign, "other entry", "other entries")
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// `1h 30m`, `45s`, `0.25s`: a duration as a user would write it.
-fn humane(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    if duration.subsec_nanos() != 0 || secs == 0 {
-        return format!("{}s", duration.as_secs_f64());
-    }
-    let parts = [
-        (secs / 86400, "d"),
-        (secs / 3600 % 24, "h"),
-        (secs / 60 % 60, "m"),
-        (secs % 60, "s"),
-    ];
-    let parts: Vec<String> = parts
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    parts.join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::humane;
-    use std::time::Duration;
-
-    #[test]
-    fn humane_durations() {
-        let cases = [
-            (3600.0, "1h"),
-            (5400.0, "1h 30m"),
-            (45.0, "45s"),
-            (0.25, "0.25s"),
-        ];
-        for (secs, text) in cases {
-            assert_eq!(humane(Duration::from_secs_f64(secs)), text);
-        }
-        assert_eq!(humane(Duration::from_secs(86400 + 61)), "1d 1m 1s");
-    }
 }

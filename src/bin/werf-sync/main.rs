@@ -8,6 +8,7 @@ mod cache;
 mod child;
 mod exit;
 mod files;
+mod gc;
 mod lock;
 mod remote;
 mod stress;
@@ -54,7 +55,7 @@ enum Command {
     Lock(lock::LockArgs),
     LockFile(files::LockFileArgs),
     Locks(files::LocksArgs),
-    Gc(files::GcArgs),
+    Gc(gc::GcArgs),
     Cache(cache::CacheArgs),
     Stress(stress::StressArgs),
     /// One process of `stress` (internal).
@@ -126,7 +127,7 @@ fn run(cli: Cli) -> werf_sync::Result<ExitCode> {
         Command::Lock(args) => lock::run_lock(&home, args),
         Command::LockFile(args) => files::run_lock_file(&home, args),
         Command::Locks(args) => files::run_locks(&home, args),
-        Command::Gc(args) => files::run_gc(&home, args),
+        Command::Gc(args) => gc::run(&home, args),
         Command::Cache(args) => cache::run(&home, args),
         Command::StressWorker(args) => stress::worker::run(home, args).map(|()| ExitCode::SUCCESS),
         Command::Stress(_) => unreachable!("handled above"),
