@@ -43,7 +43,9 @@ func takeHandle(h *C.WerfSyncLockHandle) LockHandle {
 // werf's lock names (README, "werf's lock names"): each werf lock operation is Acquire of
 // one of these names, exclusive unless noted.
 
-// StageLockName is the name of werf's LockStage(project, digest): "PROJECT.DIGEST".
+// StageLockName is the name of werf's LockStage(project, digest) in :local and http(s)://
+// synchronization: "PROJECT.DIGEST" (kubernetes:// names it "PROJECT/stage/DIGEST"; LockStage
+// asks the synchronization).
 func StageLockName(project, digest string) string { return project + "." + digest }
 
 // StageCacheLockName is the name of werf's LockStageCache(project, digest) (werf ≤ v1.2.76):
@@ -63,10 +65,17 @@ func DeployProcessLockName(project, release, kubeContext string) string {
 	return "project/" + project + ";release/" + release + ";kube_context/" + kubeContext
 }
 
-// LockStage is werf's LockStage(project, digest): Acquire of StageLockName, exclusive, held
-// until Unlock(handle) or Close. Waits until ctx is done.
+// LockStage is werf's LockStage(project, digest): the stage's lock under the name the
+// synchronization's mode gives it, exclusive, held until Unlock(handle) or Close. Waits until
+// ctx is done.
 func (s *Sync) LockStage(ctx context.Context, project, digest string) (LockHandle, error) {
-	return s.Acquire(ctx, StageLockName(project, digest), LockOptions{})
+	// Through werf_sync_lock_stage, not Acquire(StageLockName(...)): the synchronization's
+	// mode names the stage (kubernetes:// calls it "PROJECT/stage/DIGEST").
+	pp, pn := cstr(project)
+	dp, dn := cstr(digest)
+	return s.managerWait(ctx, func(ptr *C.WerfSync, ms C.int64_t, t *C.WerfSyncCancelToken, out **C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
+		return C.werf_sync_lock_stage(ptr, pp, pn, dp, dn, ms, t, out, e)
+	})
 }
 
 // Acquire takes any lock name through the lock manager (lockgate's Acquire), waiting until
