@@ -36,6 +36,39 @@ use crate::home::WerfHome;
 use crate::lock::{LockMode, LockOptions, Locker};
 use crate::manager::{names, LockHandle, LockManager};
 
+/// The five [`CacheBackend`] operations of a remote mode that has no stages storage cache any
+/// more: each fails with the mode's `self.no_cache(operation)` error. Used inside the mode's
+/// `impl CacheBackend`, which says what `ensure_available` means for it. Defined before the
+/// modules that use it.
+macro_rules! no_cache_operations {
+    () => {
+        fn get_all_stages(&self, _: &str) -> $crate::Result<Option<Vec<$crate::StageId>>> {
+            Err(self.no_cache("get_all_stages"))
+        }
+        fn delete_all_stages(&self, _: &str) -> $crate::Result<()> {
+            Err(self.no_cache("delete_all_stages"))
+        }
+        fn get_stages_by_digest(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> $crate::Result<Option<Vec<$crate::StageId>>> {
+            Err(self.no_cache("get_stages_by_digest"))
+        }
+        fn store_stages_by_digest(
+            &self,
+            _: &str,
+            _: &str,
+            _: &[$crate::StageId],
+        ) -> $crate::Result<()> {
+            Err(self.no_cache("store_stages_by_digest"))
+        }
+        fn delete_stages_by_digest(&self, _: &str, _: &str) -> $crate::Result<()> {
+            Err(self.no_cache("delete_stages_by_digest"))
+        }
+    };
+}
+
 pub mod conformance;
 pub mod distributed;
 pub mod http;

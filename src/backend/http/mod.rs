@@ -53,8 +53,7 @@ pub use lease::HttpLeaseBackend;
 pub use transport::HttpOptions;
 
 use crate::address::{HttpAddress, Mode};
-use crate::cache::StageId;
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 /// The `http(s)://` stages storage cache (never served by current werf servers), and in a
 /// build without the `http` feature the lock backend too: every call fails.
@@ -84,6 +83,9 @@ impl HttpBackend {
     }
 
     fn no_cache(&self, operation: &'static str) -> Error {
+        if cfg!(not(feature = "http")) {
+            return self.unsupported(); // the mode itself is missing from this build
+        }
         Error::UnsupportedOperation {
             operation,
             address: crate::address::redact(self.address.as_str()),
@@ -96,36 +98,30 @@ impl HttpBackend {
 
 #[cfg(not(feature = "http"))]
 impl super::LockBackend for HttpBackend {
-    fn ensure_available(&self) -> Result<()> {
+    fn ensure_available(&self) -> crate::Result<()> {
         Err(self.unsupported())
     }
-    fn lock(&self, _: &str, _: crate::LockOptions<'_>) -> Result<crate::LockHandle> {
+    fn lock(&self, _: &str, _: crate::LockOptions<'_>) -> crate::Result<crate::LockHandle> {
         Err(self.unsupported())
     }
-    fn try_lock(&self, _: &str, _: crate::LockMode) -> Result<Option<crate::LockHandle>> {
+    fn try_lock(&self, _: &str, _: crate::LockMode) -> crate::Result<Option<crate::LockHandle>> {
         Err(self.unsupported())
     }
-    fn unlock(&self, _: &crate::LockHandle) -> Result<()> {
+    fn unlock(&self, _: &crate::LockHandle) -> crate::Result<()> {
         Err(self.unsupported())
     }
 }
 
-/// The cache is not part of the protocol any more; `ensure_available` succeeds so that a
-/// caller that only wants locks can check the synchronization as a whole.
+/// The cache is not part of the protocol any more; `ensure_available` succeeds (with the
+/// `http` feature) so that a caller that only wants locks can check the synchronization as a
+/// whole.
 impl super::CacheBackend for HttpBackend {
-    fn get_all_stages(&self, _: &str) -> Result<Option<Vec<StageId>>> {
-        Err(self.no_cache("get_all_stages"))
+    fn ensure_available(&self) -> crate::Result<()> {
+        if cfg!(feature = "http") {
+            Ok(())
+        } else {
+            Err(self.unsupported())
+        }
     }
-    fn delete_all_stages(&self, _: &str) -> Result<()> {
-        Err(self.no_cache("delete_all_stages"))
-    }
-    fn get_stages_by_digest(&self, _: &str, _: &str) -> Result<Option<Vec<StageId>>> {
-        Err(self.no_cache("get_stages_by_digest"))
-    }
-    fn store_stages_by_digest(&self, _: &str, _: &str, _: &[StageId]) -> Result<()> {
-        Err(self.no_cache("store_stages_by_digest"))
-    }
-    fn delete_stages_by_digest(&self, _: &str, _: &str) -> Result<()> {
-        Err(self.no_cache("delete_stages_by_digest"))
-    }
+    no_cache_operations!();
 }

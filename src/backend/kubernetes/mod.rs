@@ -40,7 +40,6 @@
 //! Changes are read-modify-`Update` loops retried on conflict; unparsable JSON is a miss.
 
 use crate::address::{KubernetesAddress, Mode};
-use crate::cache::StageId;
 use crate::error::{Error, Result};
 
 #[cfg(feature = "kubernetes")]
@@ -136,19 +135,5 @@ impl super::CacheBackend for KubernetesBackend {
             Err(self.unsupported())
         }
     }
-    fn get_all_stages(&self, _: &str) -> Result<Option<Vec<StageId>>> {
-        Err(self.no_cache("get_all_stages"))
-    }
-    fn delete_all_stages(&self, _: &str) -> Result<()> {
-        Err(self.no_cache("delete_all_stages"))
-    }
-    fn get_stages_by_digest(&self, _: &str, _: &str) -> Result<Option<Vec<StageId>>> {
-        Err(self.no_cache("get_stages_by_digest"))
-    }
-    fn store_stages_by_digest(&self, _: &str, _: &str, _: &[StageId]) -> Result<()> {
-        Err(self.no_cache("store_stages_by_digest"))
-    }
-    fn delete_stages_by_digest(&self, _: &str, _: &str) -> Result<()> {
-        Err(self.no_cache("delete_stages_by_digest"))
-    }
+    no_cache_operations!();
 }
