@@ -75,17 +75,6 @@ pub enum Error {
         name: String,
     },
 
-    /// The calling thread would wait forever on a lock that it holds itself.
-    #[error("thread would deadlock: it already holds lock \"{name}\" ({held}) and asked for it {requested} without a deadline")]
-    WouldDeadlock {
-        /// The lock name.
-        name: String,
-        /// The mode the thread holds it in.
-        held: crate::LockMode,
-        /// The mode it asked for.
-        requested: crate::LockMode,
-    },
-
     /// The lock file kept being deleted by a collector between open and flock.
     #[error("lock file {} was deleted by a collector {attempts} times in a row while acquiring \"{name}\"", path.display())]
     LockFileVanished {

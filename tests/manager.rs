@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use werf_sync::backend::LockBackend;
 use werf_sync::manager::names;
@@ -63,13 +65,23 @@ fn unknown_or_repeated_unlock_is_an_error_naming_the_handle() {
 }
 
 #[test]
-fn manager_refuses_a_same_thread_deadlock_and_allows_shared_twice() {
+fn manager_relock_waits_for_the_release_and_shared_is_granted_twice() {
     let home = TempHome::new();
     let m = LockManager::new(home.locker.clone());
     let stage = m.lock_stage("proj", "abc").unwrap();
-    let err = m.lock_stage("proj", "abc").unwrap_err();
-    assert!(matches!(err, Error::WouldDeadlock { .. }), "{err}");
-    m.unlock(&stage).unwrap();
+    // Not re-entrant: a second lock of the stage waits, here until another thread unlocks
+    // the first handle (werf's threads share one manager the same way).
+    let path = home.werf_path("proj.abc");
+    let again = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            assert!(eventually(Duration::from_secs(10), || has_flock_waiter(
+                &path
+            )));
+            m.unlock(&stage).unwrap();
+        });
+        m.lock_stage("proj", "abc").unwrap()
+    });
+    m.unlock(&again).unwrap();
     let a = m
         .lock("proj.stages_and_images", LockOptions::shared())
         .unwrap();

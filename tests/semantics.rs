@@ -1,5 +1,6 @@
 //! In-process semantics: try, deadline and cancel waits, the on-wait callback, exclusion
-//! between acquisitions of one process, deadlock detection and the held-locks registry.
+//! between acquisitions of one process, guards handed between threads and the held-locks
+//! registry.
 
 mod common;
 
@@ -280,57 +281,91 @@ fn acquisitions_in_one_process_exclude_each_other() {
     assert_eq!(total.load(Ordering::SeqCst), 800);
 }
 
+/// The log lines of this test binary, for the warning of a wait that may never end.
+static LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LOG.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+fn logged_about(name: &str) -> Vec<String> {
+    let _ = log::set_logger(&Capture).map(|()| log::set_max_level(log::LevelFilter::Warn));
+    let lines = LOG.lock().unwrap();
+    lines.iter().filter(|l| l.contains(name)).cloned().collect()
+}
+
 #[test]
-fn waiting_forever_on_own_lock_is_would_deadlock() {
+fn a_guard_handed_to_another_thread_is_waited_for_not_refused() {
     let home = TempHome::new();
     let l = &home.locker;
+    let name = "handed.over";
+    assert!(logged_about(name).is_empty()); // installs the logger
     for (held, requested) in [
         (Exclusive, Exclusive),
         (Exclusive, Shared),
         (Shared, Exclusive),
     ] {
-        let guard = l.lock(NAME, held).unwrap();
-        let err = l.lock(NAME, requested).unwrap_err();
-        match &err {
-            Error::WouldDeadlock {
-                name,
-                held: h,
-                requested: r,
-            } => assert_eq!((name.as_str(), *h, *r), (NAME, held, requested)),
-            _ => panic!("{held}/{requested}: expected WouldDeadlock, got {err}"),
-        }
-        assert!(err.to_string().contains(NAME));
-        // With a deadline the wait can end, so it is a plain timeout.
-        let err = l
-            .lock_with(
-                NAME,
-                LockOptions::with_mode(requested).timeout(Duration::from_millis(20)),
-            )
-            .unwrap_err();
-        assert!(matches!(err, Error::Timeout { .. }), "{err}");
-        drop(guard);
+        // This thread acquires, then hands the guard to another thread, which releases it
+        // once this thread waits: a wait without deadline is right, not a deadlock.
+        let guard = l.lock(name, held).unwrap();
+        let path = home.werf_path(name);
+        let releaser = std::thread::spawn(move || {
+            assert!(eventually(Duration::from_secs(10), || has_flock_waiter(
+                &path
+            )));
+            drop(guard);
+        });
+        let got = l.lock(name, requested).expect("waits for the other thread");
+        releaser.join().unwrap();
+        assert_eq!(got.mode(), requested);
+        drop(got);
+        // The acquiring thread still held it as far as anyone could see: the wait started
+        // with a warning that names the lock.
+        let warnings = logged_about(name);
+        assert_eq!(warnings.len(), 1, "{held}/{requested}: {warnings:?}");
+        assert!(warnings[0].contains("acquired itself"), "{}", warnings[0]);
+        LOG.lock().unwrap().clear();
     }
-    // Shared + shared is no deadlock: the second shared hold is granted.
-    let s1 = l.lock(NAME, Shared).unwrap();
-    let s2 = l.lock(NAME, Shared).unwrap();
+    // With a deadline the wait ends: a plain timeout, and no warning.
+    let guard = l.lock(name, Exclusive).unwrap();
+    let err = l
+        .lock_with(
+            name,
+            LockOptions::exclusive().timeout(Duration::from_millis(20)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(logged_about(name).is_empty());
+    drop(guard);
+    // Shared + shared never waits: the second shared hold is granted.
+    let s1 = l.lock(name, Shared).unwrap();
+    let s2 = l.lock(name, Shared).unwrap();
     drop((s1, s2));
-    // A hold by another thread is not this thread's deadlock: it waits and gets the lock.
+    // A hold another thread acquired is waited for without a warning.
     let other = {
         let l = l.clone();
-        std::thread::spawn(move || l.lock(NAME, Exclusive).unwrap())
+        std::thread::spawn(move || l.lock(name, Exclusive).unwrap())
             .join()
             .unwrap()
     };
-    let path = home.werf_path(NAME);
+    let path = home.werf_path(name);
     let releaser = std::thread::spawn(move || {
         assert!(eventually(Duration::from_secs(10), || has_flock_waiter(
             &path
         )));
         drop(other);
     });
-    let guard = l.lock(NAME, Exclusive).expect("waits for the other thread");
+    drop(l.lock(name, Exclusive).expect("waits for the other thread"));
     releaser.join().unwrap();
-    drop(guard);
+    assert!(logged_about(name).is_empty());
 }
 
 #[test]
@@ -345,15 +380,22 @@ fn held_locks_lists_this_process_holds() {
     let before = std::time::SystemTime::now();
     let a = home.locker.lock("a", Exclusive).unwrap();
     let b1 = home.locker.lock("b", Shared).unwrap();
-    let b2 = std::thread::Builder::new()
+    // A named thread acquires "b" too, and stays alive until told to return its guard.
+    let (acquired, wait_acquired) = std::sync::mpsc::channel();
+    let (finish, wait_finish) = std::sync::mpsc::channel::<()>();
+    let second = std::thread::Builder::new()
         .name("second".into())
         .spawn({
             let l = home.locker.clone();
-            move || l.lock("b", Shared).unwrap()
+            move || {
+                let guard = l.lock("b", Shared).unwrap();
+                acquired.send(()).unwrap();
+                wait_finish.recv().unwrap();
+                guard
+            }
         })
-        .unwrap()
-        .join()
         .unwrap();
+    wait_acquired.recv().unwrap();
     let listed = mine("a");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].mode, Exclusive);
@@ -374,6 +416,11 @@ fn held_locks_lists_this_process_holds() {
     assert_eq!(b.len(), 2);
     assert!(b.iter().all(|h| h.mode == Shared));
     assert!(b.iter().any(|h| h.thread_name.as_deref() == Some("second")));
+    finish.send(()).unwrap();
+    let b2 = second.join().unwrap();
+    // Its thread has exited: the hold is still listed, without the thread's name.
+    let b = mine("b");
+    assert_eq!(b.iter().filter(|h| h.thread_name.is_none()).count(), 1);
     drop(a);
     assert!(mine("a").is_empty());
     b1.release().unwrap();

@@ -33,7 +33,9 @@ var (
 	ErrCorrupt = errors.New("werfsync: corrupt data")
 	// ErrUnsupported: a filesystem without flock(2), or an unsupported address.
 	ErrUnsupported = errors.New("werfsync: unsupported")
-	// ErrDeadlock: the wait could never end (the waiter holds the lock itself).
+	// ErrDeadlock is not returned any more: the library no longer refuses a wait on a lock
+	// the waiting thread acquired itself (the holder may have moved to another thread). Kept
+	// for the status code it stands for.
 	ErrDeadlock = errors.New("werfsync: would deadlock")
 	// ErrPanic: the library panicked (a bug); the process is unaffected.
 	ErrPanic = errors.New("werfsync: internal panic")

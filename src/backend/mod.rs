@@ -102,9 +102,8 @@ pub fn ensure_supported(address: &Address) -> Result<()> {
 /// Every werf operation is a lock name ([`names`] builds werf's names;
 /// [`LockBackend::stage_lock_name`] the one this mode uses for a stage), so an
 /// implementation only knows how to lock a name. There is no re-entrancy: a second acquire of
-/// a held exclusive lock waits, even from the same process (`:local` fails with
-/// [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead when the waiting thread is
-/// the holder). Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
+/// a held exclusive lock waits, even from the same process and thread (`:local` logs a
+/// warning when a thread starts waiting for a lock it acquired itself). Object-safe: use it as `&dyn LockBackend` / `Box<dyn LockBackend>`.
 /// Implementations are usable from any thread.
 pub trait LockBackend: Send + Sync + fmt::Debug {
     /// Checks that the backend can be used at all (a remote one would contact its server),

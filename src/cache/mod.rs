@@ -36,16 +36,16 @@ mod stage_id;
 mod write;
 
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once, PoisonError, RwLock};
+use std::sync::{Arc, Once};
 
 pub use reset::{is_reset_error, DEFAULT_MAX_RESETS, RESET_MARKER};
 pub use stage_id::StageId;
 
 use crate::error::{Error, Result};
 use crate::home::{WerfHome, STAGES_STORAGE_CACHE_SUBDIR};
-use crate::sys;
+use crate::sys::{self, CachedDir};
 use crate::Locker;
 
 /// werf's bytes for a record of `stages` (what a store writes): `{"stages":[...]}` plus
@@ -96,7 +96,7 @@ struct Inner {
     locker: Locker,
     /// The open cache root, so an operation starts one `openat` below it. Re-opened when
     /// it was removed under us (`werf host purge`).
-    root_fd: RwLock<Option<Arc<OwnedFd>>>,
+    root_fd: CachedDir,
     /// Whether this instance has removed the stray temporary files of dead writers.
     swept: Once,
 }
@@ -119,7 +119,7 @@ impl StagesStorageCache {
                 root: home.stages_storage_cache_dir(),
                 locker: Locker::new(home.clone()),
                 home,
-                root_fd: RwLock::new(None),
+                root_fd: CachedDir::default(),
                 swept: Once::new(),
             }),
             durability: Durability::Hint,
@@ -161,37 +161,47 @@ impl StagesStorageCache {
     }
 
     /// The cache root for a reader: `None` when it does not exist (nothing is created).
-    fn root_for_read(&self) -> Result<Option<Arc<OwnedFd>>> {
-        if let Some(fd) = self.cached_root() {
+    fn root_for_read(&self) -> Result<Option<BorrowedFd<'_>>> {
+        if let Some(fd) = self.inner.root_fd.get() {
             return Ok(Some(fd));
         }
-        let fd = self
-            .inner
-            .home
-            .open_existing_managed_dir(&STAGES_STORAGE_CACHE_SUBDIR, "stages storage cache root")?;
-        Ok(fd.map(|fd| self.cache_root(fd)))
+        self.open_root_for_read()
+    }
+
+    fn open_root_for_read(&self) -> Result<Option<BorrowedFd<'_>>> {
+        let open = || {
+            self.inner.home.open_existing_managed_dir(
+                &STAGES_STORAGE_CACHE_SUBDIR,
+                "stages storage cache root",
+            )
+        };
+        let Some(fd) = open()? else {
+            return Ok(None);
+        };
+        self.inner.root_fd.open_afresh(|| Ok(fd)).map(Some)
     }
 
     /// The cache root for a writer, created if missing and re-opened if it was removed,
     /// moved aside or replaced.
-    fn root_for_write(&self) -> Result<Arc<OwnedFd>> {
-        if let Some(fd) = self.cached_root() {
-            if self.is_current(&fd)? {
+    fn root_for_write(&self) -> Result<BorrowedFd<'_>> {
+        if let Some(fd) = self.inner.root_fd.get() {
+            if self.is_current(fd)? {
                 return Ok(fd);
             }
         }
-        let fd = self.inner.home.open_managed_dir(
-            &STAGES_STORAGE_CACHE_SUBDIR,
-            DIR_MODE,
-            "stages storage cache root",
-        )?;
-        Ok(self.cache_root(fd))
+        self.inner.root_fd.open_afresh(|| {
+            self.inner.home.open_managed_dir(
+                &STAGES_STORAGE_CACHE_SUBDIR,
+                DIR_MODE,
+                "stages storage cache root",
+            )
+        })
     }
 
     /// Whether the directory `fd` has been removed (a removed directory has no links).
-    fn is_removed(&self, fd: &OwnedFd) -> Result<bool> {
-        let st = sys::fstat(fd.as_fd())
-            .map_err(|e| Error::io("cannot stat directory", &self.inner.root, e))?;
+    fn is_removed(&self, fd: BorrowedFd<'_>) -> Result<bool> {
+        let st =
+            sys::fstat(fd).map_err(|e| Error::io("cannot stat directory", &self.inner.root, e))?;
         Ok(st.st_nlink == 0)
     }
 
@@ -199,44 +209,20 @@ impl StagesStorageCache {
     /// moved aside or replaced (`mv`, a purge racing a re-create) — otherwise a write would
     /// land in a directory that werf and every other reader no longer look in. One `lstat`
     /// of the root's path per write.
-    fn is_current(&self, fd: &OwnedFd) -> Result<bool> {
+    fn is_current(&self, fd: BorrowedFd<'_>) -> Result<bool> {
         let root = &self.inner.root;
-        sys::fstat(fd.as_fd())
+        sys::fstat(fd)
             .and_then(|open| sys::is_still_at(&open, sys::Location::Path(root)))
             .map_err(|e| Error::io("cannot stat directory", root, e))
     }
 
     /// After a lookup below the cached root found nothing: if the root itself was removed
-    /// (and maybe re-created), forget it and return the current one.
-    fn refresh_root(&self, fd: &Arc<OwnedFd>) -> Result<Option<Arc<OwnedFd>>> {
+    /// (and maybe re-created), the current one (`None` if there is none now).
+    fn refresh_root(&self, fd: BorrowedFd<'_>) -> Result<Option<BorrowedFd<'_>>> {
         if !self.is_removed(fd)? {
             return Ok(None);
         }
-        *self
-            .inner
-            .root_fd
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
-        self.root_for_read()
-    }
-
-    fn cached_root(&self) -> Option<Arc<OwnedFd>> {
-        let cached = self
-            .inner
-            .root_fd
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        cached.as_ref().map(Arc::clone)
-    }
-
-    fn cache_root(&self, fd: OwnedFd) -> Arc<OwnedFd> {
-        let fd = Arc::new(fd);
-        *self
-            .inner
-            .root_fd
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fd));
-        fd
+        self.open_root_for_read()
     }
 
     /// Takes werf's cache lock: exclusive, named by the cache root's path as werf forms it

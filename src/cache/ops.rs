@@ -1,8 +1,7 @@
 //! The five operations of werf's `StagesStorageCache` interface.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use super::path::{self, TEMP_PREFIX};
 use super::read::{self, ReadOutcome};
@@ -27,7 +26,7 @@ impl StagesStorageCache {
                 return Ok(None);
             };
             let stages = self.read_all(&dir, project)?;
-            if self.still_in_place(&root, project, &dir)? {
+            if self.still_in_place(root, project, &dir)? {
                 return Ok(Some(stages));
             }
         }
@@ -40,7 +39,7 @@ impl StagesStorageCache {
         path::validate_component("project", project)?;
         let guard = self.lock()?;
         if let Some(root) = self.root_for_read()? {
-            let root = self.refresh_root(&root)?.unwrap_or(root);
+            let root = self.refresh_root(root)?.unwrap_or(root);
             let fsync = self.durability == Durability::Fsync;
             remove::delete_project(root.as_fd(), self.root(), project, fsync)?;
         }
@@ -75,7 +74,7 @@ impl StagesStorageCache {
         let bytes = record::encode(stages);
         let guard = self.lock()?;
         let (root, dir) = self.open_project_for_write(project)?;
-        self.sweep_once(&root);
+        self.sweep_once(root);
         let dir_path = self.root().join(project);
         let target = write::Target {
             root: root.as_fd(),
@@ -146,7 +145,7 @@ impl StagesStorageCache {
 
     /// Whether `dir` is still the project directory in `root` (not deleted, not renamed
     /// aside and replaced) — so what was read from it is one consistent project.
-    fn still_in_place(&self, root: &OwnedFd, project: &str, dir: &OwnedFd) -> Result<bool> {
+    fn still_in_place(&self, root: BorrowedFd<'_>, project: &str, dir: &OwnedFd) -> Result<bool> {
         sys::fstat(dir.as_fd())
             .and_then(|opened| {
                 sys::is_still_at(&opened, sys::Location::Entry(root.as_fd(), project))
@@ -155,19 +154,19 @@ impl StagesStorageCache {
     }
 
     /// The cache root and the project directory, or `None` when either does not exist.
-    fn open_project_for_read(&self, project: &str) -> Result<Option<(Arc<OwnedFd>, OwnedFd)>> {
+    fn open_project_for_read(&self, project: &str) -> Result<Option<(BorrowedFd<'_>, OwnedFd)>> {
         let Some(mut root) = self.root_for_read()? else {
             return Ok(None);
         };
         for _ in 0..2 {
             match sys::open_subdir_nofollow(root.as_fd(), project) {
                 Ok(dir) => return Ok(Some((root, dir))),
-                Err(e) if sys::is_not_found(&e) => match self.refresh_root(&root)? {
+                Err(e) if sys::is_not_found(&e) => match self.refresh_root(root)? {
                     // The root we had was removed, and there is a new one: look again.
                     Some(fresh) => root = fresh,
                     None => return Ok(None),
                 },
-                Err(e) => return Err(self.project_dir_error(&root, project, e)),
+                Err(e) => return Err(self.project_dir_error(root, project, e)),
             }
         }
         // The root was replaced twice during one lookup: report the project as not cached.
@@ -176,13 +175,13 @@ impl StagesStorageCache {
 
     /// The cache root and the project directory, created if missing (mode 0777 before the
     /// umask, as werf).
-    fn open_project_for_write(&self, project: &str) -> Result<(Arc<OwnedFd>, OwnedFd)> {
+    fn open_project_for_write(&self, project: &str) -> Result<(BorrowedFd<'_>, OwnedFd)> {
         let root = self.root_for_write()?;
         let path = self.root().join(project);
         match sys::open_subdir_nofollow(root.as_fd(), project) {
             Ok(dir) => return Ok((root, dir)),
             Err(e) if sys::is_not_found(&e) => {}
-            Err(e) => return Err(self.project_dir_error(&root, project, e)),
+            Err(e) => return Err(self.project_dir_error(root, project, e)),
         }
         sys::mkdir_at(root.as_fd(), project, DIR_MODE)
             .map_err(|e| Error::io("cannot create directory", &path, e))?;
@@ -191,11 +190,11 @@ impl StagesStorageCache {
                 .map_err(|e| Error::io("cannot sync directory", self.root(), e))?;
         }
         let dir = sys::open_subdir_nofollow(root.as_fd(), project)
-            .map_err(|e| self.project_dir_error(&root, project, e))?;
+            .map_err(|e| self.project_dir_error(root, project, e))?;
         Ok((root, dir))
     }
 
-    fn project_dir_error(&self, root: &OwnedFd, project: &str, err: std::io::Error) -> Error {
+    fn project_dir_error(&self, root: BorrowedFd<'_>, project: &str, err: std::io::Error) -> Error {
         let path = self.root().join(project);
         match sys::kind_at(root.as_fd(), project) {
             kind @ (FileKind::Symlink | FileKind::Regular | FileKind::Other) => {
@@ -211,7 +210,7 @@ impl StagesStorageCache {
 
     /// Removes stray temporary files of dead writers from the cache root, once per instance
     /// (the caller holds the cache lock, so no live writer of this home has one).
-    fn sweep_once(&self, root: &OwnedFd) {
+    fn sweep_once(&self, root: BorrowedFd<'_>) {
         self.inner.swept.call_once(|| {
             remove::remove_stale(root.as_fd(), self.root(), TEMP_PREFIX);
         });

@@ -2,11 +2,9 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
-use super::path::LockFilePath;
-use super::registry;
+use super::registry::{self, Identity, Registration};
 use crate::error::{Error, Result};
 use crate::sys::{self, FlockOp};
 use crate::LockMode;
@@ -17,47 +15,36 @@ use crate::LockMode;
 /// A guard is `Send`: it may be released on another thread than the one that acquired it.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard {
+    /// The locked descriptor; taken on release.
     file: Option<File>,
-    mode: LockMode,
-    registry_id: u64,
-    /// The name and path are kept by the registry, which records every held lock; a guard
-    /// copies them on the first call of [`LockGuard::name`] or [`LockGuard::path`] (most
-    /// guards never need them). The uncontended acquire copies nothing twice and the guard
-    /// stays small to return.
-    described: OnceLock<Box<(String, PathBuf)>>,
+    identity: Identity,
+    /// The registry's copy of `identity`, removed on release.
+    registration: Registration,
 }
 
 impl LockGuard {
-    pub(crate) fn new(file: File, name: &str, path: LockFilePath<'_>, mode: LockMode) -> Self {
-        let registry_id = registry::register(name, path, mode);
+    /// The guard of `file`, just locked; registered as held by the calling thread.
+    pub(super) fn new(file: File, identity: Identity) -> Self {
         LockGuard {
             file: Some(file),
-            mode,
-            registry_id,
-            described: OnceLock::new(),
+            registration: registry::register(&identity),
+            identity,
         }
     }
 
     /// The lock name.
     pub fn name(&self) -> &str {
-        &self.described().0
+        self.identity.name()
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
-        &self.described().1
-    }
-
-    fn described(&self) -> &(String, PathBuf) {
-        self.described.get_or_init(|| {
-            let described = registry::name_and_path_of(self.registry_id);
-            Box::new(described.expect("a guard stays registered until released"))
-        })
+        self.identity.path()
     }
 
     /// Exclusive or shared.
     pub fn mode(&self) -> LockMode {
-        self.mode
+        self.identity.mode()
     }
 
     /// Releases the lock and reports a failure to unlock. The descriptor is closed either
@@ -70,16 +57,9 @@ impl LockGuard {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
-        // Unregistered first: the registry work is done before, not after, the system calls
-        // (the release is as much on the hot path as the acquire).
-        registry::unregister(self.registry_id);
-        let unlocked = sys::flock(file.as_fd(), FlockOp::Unlock, false).map_err(|e| {
-            let described = self.described.get().map(|d| d.1.clone());
-            let path = described.or_else(|| sys::fd_path(file.as_fd()));
-            Error::io("cannot unlock lock file", path.unwrap_or_default(), e)
-        });
-        drop(file);
-        unlocked
+        registry::unregister(&self.registration);
+        sys::flock(file.as_fd(), FlockOp::Unlock, false)
+            .map_err(|e| Error::io("cannot unlock lock file", self.path(), e))
     }
 }
 
@@ -100,7 +80,7 @@ impl std::fmt::Debug for LockGuard {
         f.debug_struct("LockGuard")
             .field("name", &self.name())
             .field("path", &self.path())
-            .field("mode", &self.mode)
+            .field("mode", &self.mode())
             .finish()
     }
 }

@@ -17,7 +17,7 @@
 //! retargeted, while a [`Locker`] lives is noticed only after a wait (see RELIABILITY.md).
 
 use std::fs::File;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -52,7 +52,33 @@ pub(super) enum Found {
 impl Locker {
     /// Opens the lock file at `path`, creating it and its directories if missing. With
     /// `refresh`, cached directories are opened afresh first.
+    ///
+    /// Most acquires take the first branch: one `openat2` below the home as cached. The
+    /// rest — creating or refreshing directories, the fallback, a precise error — is
+    /// [`Locker::open_lock_file_carefully`].
     pub(super) fn open_lock_file(
+        &self,
+        path: &LockFilePath<'_>,
+        refresh: bool,
+    ) -> Result<(File, Found)> {
+        if !refresh && !openat2_disabled() {
+            let mut buffer = [0u8; RELATIVE_MAX];
+            let relative = relative_path(
+                self.inner.locks_prefix.as_bytes(),
+                path.file_name_bytes(),
+                &mut buffer,
+            );
+            if let (Some(home), Some(relative)) = (self.inner.home_fd.get(), relative) {
+                if let Ok(file) = sys::open_lock_file_beneath(home, relative) {
+                    return Ok((file, Found::Resolved));
+                }
+            }
+        }
+        self.open_lock_file_carefully(path, refresh)
+    }
+
+    #[cold]
+    fn open_lock_file_carefully(
         &self,
         path: &LockFilePath<'_>,
         refresh: bool,
@@ -66,32 +92,25 @@ impl Locker {
         Ok((file, Found::InCachedDir))
     }
 
-    /// The first attempt's open ([`Locker::first_attempt`]): `openat2` below the home as
-    /// cached, and nothing else — no directory created or refreshed, no fallback, no
-    /// diagnosis. `None` leaves all of that to [`Locker::open_lock_file`].
-    pub(super) fn open_from_cached_home(&self, path: &LockFilePath<'_>) -> Option<File> {
-        if openat2_disabled() {
-            return None;
-        }
-        let mut buffer = [0u8; RELATIVE_MAX];
-        let relative = relative_path(self.inner.locks_subdir, path.file_name_bytes(), &mut buffer)?;
-        sys::open_lock_file_beneath(self.inner.home_fd.get()?, relative).ok()
-    }
-
-    /// The fast path; `Ok(None)` sends the caller to the fallback: `openat2` is unavailable,
-    /// or it met something the fallback names precisely (a symlink or a non-directory on the
-    /// way, a directory in place of the file).
+    /// `openat2` below the home; `Ok(None)` sends the caller to the fallback: `openat2` is
+    /// unavailable, or it met something the fallback names precisely (a symlink or a
+    /// non-directory on the way, a directory in place of the file).
     fn open_beneath_home(&self, path: &LockFilePath<'_>, refresh: bool) -> Result<Option<File>> {
         let mut buffer = [0u8; RELATIVE_MAX];
-        let Some(relative) =
-            relative_path(self.inner.locks_subdir, path.file_name_bytes(), &mut buffer)
-        else {
+        let Some(relative) = relative_path(
+            self.inner.locks_prefix.as_bytes(),
+            path.file_name_bytes(),
+            &mut buffer,
+        ) else {
             return Ok(None);
         };
         let home = &self.inner.home;
-        let home_fd = self.inner.home_fd.get_or_open(refresh, home.path(), || {
-            home.open_managed_dir(&[], LOCKS_DIR_MODE, "werf home")
-        })?;
+        let open_home = || home.open_managed_dir(&[], LOCKS_DIR_MODE, "werf home");
+        let home_fd = if refresh {
+            self.inner.home_fd.open_afresh(open_home)?
+        } else {
+            self.inner.home_fd.get_or_open(open_home)?
+        };
         let err = match sys::open_lock_file_beneath(home_fd, relative) {
             Ok(file) => return Ok(Some(file)),
             Err(err) => err,
@@ -134,10 +153,11 @@ impl Locker {
 
     /// The cached locks directory; with `reopen`, opened afresh (creating it if missing).
     fn locks_dir(&self, reopen: bool) -> Result<BorrowedFd<'_>> {
-        let locks_dir = self.locks_dir_path();
-        self.inner
-            .locks_dir_fd
-            .get_or_open(reopen, locks_dir, || self.open_locks_dir())
+        let open = || self.open_locks_dir();
+        match reopen {
+            true => self.inner.locks_dir_fd.open_afresh(open),
+            false => self.inner.locks_dir_fd.get_or_open(open),
+        }
     }
 
     /// The locks directory opened afresh (creating it if missing), not cached.
@@ -151,20 +171,21 @@ impl Locker {
 /// Room for `service/locks/` and a lock file name (at most 64 hex digits) and a NUL.
 const RELATIVE_MAX: usize = 80;
 
-/// `<locks_subdir>/<file_name>\0` (`service/locks/ed4a9a4`, or just the file name) in
+/// `<locks_prefix><file_name>\0` (`service/locks/ed4a9a4`, or just the file name) in
 /// `buffer`, without allocating (this is the hot path); `None` if it does not fit. A lock
 /// file name is hex digits, so there is no NUL within.
 fn relative_path<'b>(
-    locks_subdir: &[&str],
+    locks_prefix: &[u8],
     file_name: &[u8],
     buffer: &'b mut [u8; RELATIVE_MAX],
 ) -> Option<&'b [u8]> {
-    let mut len = 0;
-    let dirs = locks_subdir.iter().flat_map(|d| [d.as_bytes(), b"/"]);
-    for part in dirs.chain([file_name]) {
-        buffer.get_mut(len..len + part.len())?.copy_from_slice(part);
-        len += part.len();
-    }
+    let len = locks_prefix.len() + file_name.len();
+    buffer
+        .get_mut(..locks_prefix.len())?
+        .copy_from_slice(locks_prefix);
+    buffer
+        .get_mut(locks_prefix.len()..len)?
+        .copy_from_slice(file_name);
     *buffer.get_mut(len)? = 0;
     Some(&buffer[..=len])
 }
@@ -194,9 +215,9 @@ fn open_error(err: std::io::Error, dir: BorrowedFd<'_>, path: &LockFilePath<'_>)
 /// the device and inode at the path are compared with ours too (one `lstat`), which also
 /// catches a locks directory that was removed, moved aside or replaced.
 pub(super) fn is_at_path(file: &File, path: &LockFilePath<'_>, check_path: bool) -> Result<bool> {
-    let locked = super::stat_lock_file(file, path)?;
+    let locked = stat_lock_file(file, path)?;
     if sys::kind_of(&locked) != sys::FileKind::Regular {
-        return Err(super::wrong_lock_file_type(file, path));
+        return Err(wrong_lock_file_type(&locked, path));
     }
     if locked.st_nlink == 0 {
         return Ok(false);
@@ -209,6 +230,28 @@ pub(super) fn is_at_path(file: &File, path: &LockFilePath<'_>, check_path: bool)
         .map_err(|e| Error::io("cannot stat lock file", path, e))
 }
 
+/// Fails unless `file` is a regular file: a FIFO or device planted in a lock file's place
+/// (directories and symlinks already fail to open).
+pub(super) fn check_is_lock_file(file: &File, path: &LockFilePath<'_>) -> Result<()> {
+    let st = stat_lock_file(file, path)?;
+    match sys::kind_of(&st) {
+        sys::FileKind::Regular => Ok(()),
+        _ => Err(wrong_lock_file_type(&st, path)),
+    }
+}
+
+fn stat_lock_file(file: &File, path: &LockFilePath<'_>) -> Result<libc::stat> {
+    sys::fstat(file.as_fd()).map_err(|e| Error::io("cannot stat lock file", path.to_path_buf(), e))
+}
+
+fn wrong_lock_file_type(st: &libc::stat, path: &LockFilePath<'_>) -> Error {
+    Error::WrongFileType {
+        path: path.to_path_buf(),
+        role: "lock file",
+        found: sys::kind_of(st).describe(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,17 +260,17 @@ mod tests {
     #[test]
     fn relative_path_is_built_in_place() {
         let mut buffer = [0xffu8; RELATIVE_MAX];
-        let subdir = crate::home::LOCKS_SUBDIR;
+        let prefix = b"service/locks/";
         assert_eq!(
-            relative_path(&subdir, b"ed4a9a4", &mut buffer).unwrap(),
+            relative_path(prefix, b"ed4a9a4", &mut buffer).unwrap(),
             b"service/locks/ed4a9a4\0"
         );
         assert_eq!(
-            relative_path(&[], b"ed4a9a4", &mut buffer).unwrap(),
+            relative_path(b"", b"ed4a9a4", &mut buffer).unwrap(),
             b"ed4a9a4\0"
         );
-        assert!(relative_path(&subdir, &[b'f'; 64], &mut buffer).is_some());
-        assert!(relative_path(&subdir, &[b'f'; RELATIVE_MAX], &mut buffer).is_none());
+        assert!(relative_path(prefix, &[b'f'; 64], &mut buffer).is_some());
+        assert!(relative_path(prefix, &[b'f'; RELATIVE_MAX], &mut buffer).is_none());
     }
 
     /// Switches the fallback on for the whole process while it lives, and off again when

@@ -1,7 +1,7 @@
 //! A lock file's path kept as its two parts — the locks directory, borrowed from the
 //! [`Locker`](super::Locker), and the file name, inline — and joined only when a whole path
-//! is needed (an error, a path check after a wait), so that the uncontended acquire
-//! allocates no path and touches no reference count.
+//! is needed (an error, a path check after a wait), so that the uncontended acquire builds
+//! no path and touches no reference count.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,13 +22,9 @@ impl<'d> LockFilePath<'d> {
         }
     }
 
-    /// The locks directory, shared: the registry keeps it for as long as a lock in it is held.
-    pub(crate) fn locks_dir(self) -> &'d Arc<Path> {
+    /// The locks directory, shared with the [`Locker`](super::Locker).
+    pub(crate) fn locks_dir(&self) -> &'d Arc<Path> {
         self.locks_dir
-    }
-
-    pub(crate) fn lock_file_name(self) -> LockFileName {
-        self.file_name
     }
 
     pub(crate) fn file_name(&self) -> &str {

@@ -1,22 +1,23 @@
-//! The process-wide registry of locks held through this crate: what `held_locks()` lists, and
-//! what turns a deadlock the crate can see (a thread waiting forever on a lock it holds
-//! itself) into an error instead of a hang.
+//! The locks this process holds through the crate: what [`held_locks`] lists, and what tells
+//! a thread that starts waiting forever on a lock it acquired itself that it may never wake
+//! ([`conflicting_hold_of_this_thread`]).
 //!
-//! Locks are keyed by lock-file path, so two `Locker`s on the same home see each other. The
-//! "holding thread" is the thread that acquired the lock; a guard moved to another thread is
-//! still attributed to its acquirer (the registry cannot see moves).
-//!
-//! Registering is on the acquire path of every lock, so in the steady state it allocates
-//! nothing (names go into buffers of earlier holds, paths stay in two parts), touches one
-//! mutex and no other shared counter, and reads the coarse wall clock (see
-//! [`HeldLock::since`]). Guards keep no copy of their name and path: they ask here.
+//! A guard owns its [`Identity`] (name, path, mode); the registry keeps a copy while the
+//! lock is held, with who acquired it and when. Copies are kept in a few shards, a thread's
+//! own chosen when it first locks, so that acquires and releases on different threads do not
+//! serialize on one mutex; a release on another thread finds the shard through its
+//! [`Registration`]. The registry shares nothing with guards: on this VM an atomic
+//! reference count on the acquire path cost more than copying a name and a path
+//! (benches/locks.rs).
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::SystemTime;
 
-use super::name::LockFileName;
 use super::path::LockFilePath;
 use crate::sys;
 use crate::LockMode;
@@ -30,343 +31,311 @@ pub struct HeldLock {
     pub path: PathBuf,
     /// Exclusive or shared.
     pub mode: LockMode,
-    /// The thread that acquired it.
+    /// The thread that acquired it (the guard may have moved to another one since).
     pub thread: ThreadId,
-    /// That thread's name, if it has one.
+    /// That thread's name, if it has one and is still running.
     pub thread_name: Option<String>,
     /// When it was acquired, to the resolution of the system's coarse clock (a clock tick, a
     /// few milliseconds): the precise clock cost 30–90 ns per acquire on our VM, the coarse
-    /// one 6–8 ns (benches/c/syscall_costs.c). [`held_locks`] orders by acquisition, not by
-    /// this.
+    /// one 6–8 ns (benches/c/syscall_costs.c).
     pub since: SystemTime,
 }
 
-/// One registered hold.
-struct Entry {
-    /// Increases with every acquire, so it orders holds by acquisition.
-    id: u64,
-    name: String,
-    /// Index of the locks directory in [`Registry::dirs`].
-    dir: usize,
-    file_name: LockFileName,
+/// What a held lock is: its name, its lock file and its mode.
+#[derive(Clone)]
+pub(crate) struct Identity {
+    /// The lock file's path followed by the lock name, in one allocation (a path need not
+    /// be UTF-8).
+    path_and_name: Box<[u8]>,
+    /// Where the name starts in `path_and_name`.
+    name_at: usize,
     mode: LockMode,
-    thread: ThreadId,
-    /// Empty for an unnamed thread (a buffer is kept either way, for reuse).
-    thread_name: String,
-    since: SystemTime,
 }
 
-struct Registry {
-    next_id: u64,
-    /// A process holds few locks at a time, so a vector scanned linearly beats a hash map.
-    held: Vec<Entry>,
-    /// The locks directories of holds, shared by index so that registering does not touch
-    /// a reference count. Unused ones are kept for the next hold, up to [`IDLE_DIRS`].
-    dirs: Vec<Option<Arc<Path>>>,
-    /// Buffers of released entries, for the names of the next ones.
-    spare_buffers: Vec<String>,
-}
-
-/// Locks directories kept while no lock in them is held: a process uses one or a few.
-const IDLE_DIRS: usize = 8;
-
-/// Buffers kept for reuse: a bound on memory, not on the number of holds.
-const SPARE_BUFFERS: usize = 32;
-
-/// Longer buffers are freed rather than kept: one huge name must not pin its memory.
-const LONGEST_SPARE: usize = 1024;
-
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    next_id: 1,
-    held: Vec::new(),
-    dirs: Vec::new(),
-    spare_buffers: Vec::new(),
-});
-
-fn registry() -> MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Registry {
-    fn add(
-        &mut self,
-        name: &str,
-        path: LockFilePath<'_>,
-        mode: LockMode,
-        thread: &ThreadInfo,
-    ) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        let entry = Entry {
-            id,
-            name: self.buffer_with(name),
-            dir: self.dir_index(path.locks_dir()),
-            file_name: path.lock_file_name(),
+impl Identity {
+    pub(crate) fn new(name: &str, file: &LockFilePath<'_>, mode: LockMode) -> Self {
+        // Joined as `Path::join` joins the directory and the file name.
+        let dir = file.locks_dir().as_os_str().as_bytes();
+        let separator: &[u8] = if dir.ends_with(b"/") { b"" } else { b"/" };
+        let path = [dir, separator, file.file_name_bytes()];
+        Identity {
+            name_at: path.iter().map(|part| part.len()).sum(),
+            path_and_name: [path[0], path[1], path[2], name.as_bytes()]
+                .concat()
+                .into_boxed_slice(),
             mode,
-            thread: thread.id,
-            thread_name: self.buffer_with(thread.name.as_deref().unwrap_or_default()),
-            since: sys::coarse_wall_clock(),
-        };
-        self.held.push(entry);
-        id
-    }
-
-    fn remove(&mut self, id: u64) {
-        let Some(at) = self.held.iter().position(|e| e.id == id) else {
-            return;
-        };
-        let entry = self.held.swap_remove(at);
-        self.recycle(entry.name);
-        self.recycle(entry.thread_name);
-    }
-
-    fn entry(&self, id: u64) -> Option<&Entry> {
-        self.held.iter().find(|e| e.id == id)
-    }
-
-    fn path(&self, entry: &Entry) -> PathBuf {
-        let dir = self.dirs[entry.dir]
-            .as_ref()
-            .expect("held entries keep their directory");
-        dir.join(entry.file_name.as_str())
-    }
-
-    fn buffer_with(&mut self, text: &str) -> String {
-        let mut buffer = self.spare_buffers.pop().unwrap_or_default();
-        buffer.push_str(text);
-        buffer
-    }
-
-    fn recycle(&mut self, mut buffer: String) {
-        if self.spare_buffers.len() < SPARE_BUFFERS && buffer.capacity() <= LONGEST_SPARE {
-            buffer.clear();
-            self.spare_buffers.push(buffer);
         }
     }
 
-    /// The index of `dir` in `dirs`, added if new. Compared by address first: every hold
-    /// taken through one `Locker` shares its `Arc`.
-    fn dir_index(&mut self, dir: &Arc<Path>) -> usize {
-        let known = |d: &Option<Arc<Path>>| d.as_ref().is_some_and(|d| Arc::ptr_eq(d, dir));
-        let equal = |d: &Option<Arc<Path>>| d.as_deref() == Some(&**dir);
-        if let Some(at) = self.dirs.iter().position(known) {
-            return at;
-        }
-        if let Some(at) = self.dirs.iter().position(equal) {
-            return at;
-        }
-        self.forget_idle_dirs_beyond(IDLE_DIRS - 1);
-        let free = self.dirs.iter().position(Option::is_none);
-        let at = free.unwrap_or(self.dirs.len());
-        if at == self.dirs.len() {
-            self.dirs.push(None);
-        }
-        self.dirs[at] = Some(Arc::clone(dir));
-        at
+    pub(crate) fn name(&self) -> &str {
+        std::str::from_utf8(&self.path_and_name[self.name_at..]).expect("copied from a str")
     }
 
-    /// Drops directories no hold uses, keeping at most `keep` of them.
-    fn forget_idle_dirs_beyond(&mut self, keep: usize) {
-        let in_use: Vec<usize> = self.held.iter().map(|e| e.dir).collect();
-        let mut idle = (0..self.dirs.len())
-            .filter(|at| self.dirs[*at].is_some() && !in_use.contains(at))
-            .collect::<Vec<_>>();
-        for at in idle.drain(keep.min(idle.len())..) {
-            self.dirs[at] = None;
+    pub(crate) fn path(&self) -> &Path {
+        Path::new(OsStr::from_bytes(&self.path_and_name[..self.name_at]))
+    }
+
+    pub(crate) fn mode(&self) -> LockMode {
+        self.mode
+    }
+}
+
+/// The registry's copy of a held lock.
+struct Entry {
+    identity: Identity,
+    thread: ThreadId,
+    since: SystemTime,
+    /// Increases with every acquire in the process: orders holds by acquisition.
+    order: u64,
+}
+
+impl Entry {
+    fn listed(&self) -> HeldLock {
+        HeldLock {
+            name: self.identity.name().to_owned(),
+            path: self.identity.path().to_owned(),
+            mode: self.identity.mode,
+            thread: self.thread,
+            thread_name: thread_name(self.thread),
+            since: self.since,
         }
     }
 }
 
-/// The calling thread's id and name, looked up once per thread: `thread::current()` clones
-/// a reference-counted handle, too slow to call on every acquire.
-struct ThreadInfo {
+/// Where a guard's entry is, to remove it on release.
+pub(crate) struct Registration {
+    shard: usize,
+    order: u64,
+}
+
+/// Enough shards that the threads of a busy process rarely share one.
+const SHARDS: usize = 16;
+
+static REGISTRY: [Mutex<Vec<Entry>>; SHARDS] = [const { Mutex::new(Vec::new()) }; SHARDS];
+
+static NEXT_ORDER: AtomicU64 = AtomicU64::new(0);
+
+fn shard(index: usize) -> MutexGuard<'static, Vec<Entry>> {
+    REGISTRY[index]
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The calling thread: its id and its shard, looked up once per thread; its name, which only
+/// [`held_locks`] needs, is kept aside in [`THREAD_NAMES`] while the thread runs.
+struct ThisThread {
     id: ThreadId,
-    name: Option<Box<str>>,
+    shard: usize,
 }
 
-impl ThreadInfo {
-    fn current() -> Self {
+/// The names of the named threads that have acquired a lock, while they run.
+static THREAD_NAMES: Mutex<Vec<(ThreadId, String)>> = Mutex::new(Vec::new());
+
+fn thread_names() -> MutexGuard<'static, Vec<(ThreadId, String)>> {
+    THREAD_NAMES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ThisThread {
+    fn new() -> Self {
+        static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
         let me = thread::current();
-        ThreadInfo {
-            id: me.id(),
-            name: me.name().map(Box::from),
+        if let Some(name) = me.name() {
+            thread_names().push((me.id(), name.to_owned()));
         }
+        ThisThread {
+            id: me.id(),
+            shard: NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS,
+        }
+    }
+}
+
+impl Drop for ThisThread {
+    fn drop(&mut self) {
+        thread_names().retain(|(id, _)| *id != self.id);
     }
 }
 
 thread_local! {
-    static THIS_THREAD: ThreadInfo = ThreadInfo::current();
+    static THIS_THREAD: ThisThread = ThisThread::new();
 }
 
-fn current_thread_id() -> ThreadId {
+/// The calling thread's id and shard.
+fn this_thread() -> (ThreadId, usize) {
     THIS_THREAD
-        .try_with(|me| me.id)
-        .unwrap_or_else(|_| thread::current().id())
+        .try_with(|me| (me.id, me.shard))
+        // In a thread-local destructor: the thread is exiting.
+        .unwrap_or_else(|_| (thread::current().id(), 0))
 }
 
-/// Records an acquired lock; returns the id to pass to [`unregister`].
-pub(crate) fn register(name: &str, path: LockFilePath<'_>, mode: LockMode) -> u64 {
-    THIS_THREAD
-        .try_with(|me| registry().add(name, path, mode, me))
-        // In a thread-local destructor: look the thread up the slow way.
-        .unwrap_or_else(|_| registry().add(name, path, mode, &ThreadInfo::current()))
+fn thread_name(id: ThreadId) -> Option<String> {
+    let names = thread_names();
+    let found = names.iter().find(|(of, _)| *of == id);
+    found.map(|(_, name)| name.clone())
 }
 
-/// Forgets a released lock.
-pub(crate) fn unregister(id: u64) {
-    registry().remove(id);
+/// Records a lock the calling thread has just acquired; its guard passes what this returns
+/// to [`unregister`] on release.
+pub(crate) fn register(identity: &Identity) -> Registration {
+    let (thread, index) = this_thread();
+    let since = sys::coarse_wall_clock();
+    let order = NEXT_ORDER.fetch_add(1, Ordering::Relaxed);
+    shard(index).push(Entry {
+        identity: identity.clone(),
+        thread,
+        since,
+        order,
+    });
+    Registration {
+        shard: index,
+        order,
+    }
 }
 
-/// The name and path of a registered lock, for its guard.
-pub(crate) fn name_and_path_of(id: u64) -> Option<(String, PathBuf)> {
-    let registry = registry();
-    let entry = registry.entry(id)?;
-    Some((entry.name.clone(), registry.path(entry)))
+/// Forgets a released lock, from whichever thread releases it.
+pub(crate) fn unregister(registration: &Registration) {
+    let mut entries = shard(registration.shard);
+    if let Some(at) = entries.iter().position(|e| e.order == registration.order) {
+        entries.swap_remove(at);
+    }
 }
 
 /// The locks this process holds through werf-sync, oldest first.
 pub fn held_locks() -> Vec<HeldLock> {
-    let registry = registry();
-    let mut all: Vec<(u64, HeldLock)> = registry
-        .held
-        .iter()
-        .map(|e| {
-            let lock = HeldLock {
-                name: e.name.clone(),
-                path: registry.path(e),
-                mode: e.mode,
-                thread: e.thread,
-                thread_name: Some(e.thread_name.clone()).filter(|n| !n.is_empty()),
-                since: e.since,
-            };
-            (e.id, lock)
-        })
-        .collect();
-    drop(registry);
-    all.sort_by_key(|(id, _)| *id);
-    all.into_iter().map(|(_, lock)| lock).collect()
+    let mut all: Vec<(u64, HeldLock)> = Vec::new();
+    for index in 0..SHARDS {
+        all.extend(shard(index).iter().map(|e| (e.order, e.listed())));
+    }
+    all.sort_by_key(|(order, _)| *order);
+    all.into_iter().map(|(_, held)| held).collect()
 }
 
-/// If the current thread holds `path` in a mode that conflicts with `requested`, the mode it
-/// holds: waiting forever would then deadlock (flock(2) locks belong to open file
-/// descriptions, so a second descriptor of the same thread conflicts like another process).
-pub(crate) fn conflicting_hold_by_current_thread(
-    path: &LockFilePath<'_>,
+/// If the calling thread acquired `file` in a mode that conflicts with `requested` and has
+/// not released it, the mode it holds. A guard may have moved to another thread, which will
+/// release it, so this is a suspicion of a deadlock, never proof.
+pub(crate) fn conflicting_hold_of_this_thread(
+    file: &LockFilePath<'_>,
     requested: LockMode,
 ) -> Option<LockMode> {
-    let me = current_thread_id();
-    let registry = registry();
-    let same_file = |e: &&Entry| {
-        e.file_name == path.lock_file_name()
-            && registry.dirs[e.dir].as_deref() == Some(&**path.locks_dir())
-    };
-    registry
-        .held
-        .iter()
-        .filter(|e| e.thread == me)
-        .filter(same_file)
-        .map(|e| e.mode)
-        .find(|&held_mode| held_mode.conflicts_with(requested))
+    let (me, _) = this_thread();
+    let path = file.to_path_buf();
+    (0..SHARDS).find_map(|index| {
+        let shard = shard(index);
+        let mine = shard.iter().filter(|e| e.thread == me);
+        let held = mine.filter(|e| e.identity.path() == path);
+        held.map(|e| e.identity.mode)
+            .find(|held| held.conflicts_with(requested))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::name::LockFileName;
+    use std::sync::Arc;
 
-    fn empty() -> Registry {
-        Registry {
-            next_id: 1,
-            held: Vec::new(),
-            dirs: Vec::new(),
-            spare_buffers: Vec::new(),
-        }
+    fn identity(dir: &str, name: &str, mode: LockMode) -> Identity {
+        let dir: Arc<Path> = Arc::from(Path::new(dir));
+        Identity::new(name, &LockFilePath::new(&dir, LockFileName::of(name)), mode)
     }
 
-    fn dir(path: &str) -> Arc<Path> {
-        Arc::from(Path::new(path))
+    fn conflicting(dir: &str, name: &str, requested: LockMode) -> Option<LockMode> {
+        let dir: Arc<Path> = Arc::from(Path::new(dir));
+        let file = LockFilePath::new(&dir, LockFileName::of(name));
+        conflicting_hold_of_this_thread(&file, requested)
     }
 
-    fn add(registry: &mut Registry, dir: &Arc<Path>, name: &str) -> u64 {
-        let path = LockFilePath::new(dir, LockFileName::of(name));
-        registry.add(name, path, LockMode::Exclusive, &ThreadInfo::current())
+    fn listed(name: &str) -> Option<HeldLock> {
+        held_locks().into_iter().find(|h| h.name == name)
     }
 
     #[test]
-    fn entries_keep_their_name_and_path_while_others_come_and_go() {
-        let mut registry = empty();
-        let (a, b) = (dir("/a/service/locks"), dir("/b/service/locks"));
-        let first = add(&mut registry, &a, "first");
-        let others: Vec<u64> = (0..20)
-            .map(|i| {
-                add(
-                    &mut registry,
-                    if i % 2 == 0 { &a } else { &b },
-                    &i.to_string(),
-                )
+    fn an_identity_joins_its_path_as_path_join_does() {
+        for dir in ["/r0/locks", "/r0/locks/"] {
+            let id = identity(dir, "name", LockMode::Shared);
+            let expected = Path::new(dir).join(LockFileName::of("name").as_str());
+            assert_eq!((id.name(), id.path()), ("name", expected.as_path()));
+        }
+    }
+
+    #[test]
+    fn a_hold_is_listed_until_released_from_any_thread() {
+        let id = identity("/r1/locks", "listed", LockMode::Shared);
+        let registration = register(&id);
+        let held = listed("listed").expect("registered");
+        assert_eq!(
+            (held.path.as_path(), held.mode),
+            (id.path(), LockMode::Shared)
+        );
+        assert_eq!(held.thread, thread::current().id());
+        thread::spawn(move || unregister(&registration))
+            .join()
+            .unwrap();
+        assert!(listed("listed").is_none());
+    }
+
+    #[test]
+    fn holds_are_listed_oldest_first() {
+        let first = register(&identity("/r2/locks", "order-1", LockMode::Exclusive));
+        let second =
+            thread::spawn(|| register(&identity("/r2/locks", "order-2", LockMode::Exclusive)))
+                .join()
+                .unwrap();
+        let third = register(&identity("/r2/locks", "order-3", LockMode::Exclusive));
+        let fourth = register(&identity("/r2/locks", "order-4", LockMode::Exclusive));
+        let names: Vec<String> = held_locks()
+            .into_iter()
+            .map(|h| h.name)
+            .filter(|n| n.starts_with("order-"))
+            .collect();
+        assert_eq!(names, ["order-1", "order-2", "order-3", "order-4"]);
+        for registration in [first, second, third, fourth] {
+            unregister(&registration);
+        }
+    }
+
+    #[test]
+    fn only_this_threads_conflicting_holds_are_suspect() {
+        let shared = register(&identity("/r3/locks", "x", LockMode::Shared));
+        assert_eq!(conflicting("/r3/locks", "x", LockMode::Shared), None);
+        assert_eq!(
+            conflicting("/r3/locks", "x", LockMode::Exclusive),
+            Some(LockMode::Shared)
+        );
+        assert_eq!(conflicting("/r3/other", "x", LockMode::Exclusive), None);
+        let from_other_thread =
+            thread::spawn(|| conflicting("/r3/locks", "x", LockMode::Exclusive));
+        assert_eq!(from_other_thread.join().unwrap(), None);
+        unregister(&shared);
+        assert_eq!(conflicting("/r3/locks", "x", LockMode::Exclusive), None);
+    }
+
+    #[test]
+    fn a_named_threads_name_is_listed_while_it_runs() {
+        let (registered, release) = std::sync::mpsc::channel();
+        let (done, wait_done) = std::sync::mpsc::channel::<()>();
+        let worker = thread::Builder::new()
+            .name("registry-test".into())
+            .spawn(move || {
+                registered
+                    .send(register(&identity(
+                        "/r4/locks",
+                        "named",
+                        LockMode::Exclusive,
+                    )))
+                    .unwrap();
+                wait_done.recv().unwrap();
             })
-            .collect();
-        for id in others {
-            registry.remove(id);
-        }
-        let entry = registry.entry(first).unwrap();
-        assert_eq!(entry.name, "first");
-        let expected = Path::new("/a/service/locks").join(LockFileName::of("first").as_str());
-        assert_eq!(registry.path(entry), expected);
-        registry.remove(first);
-        assert!(registry.entry(first).is_none());
-        assert!(registry.held.is_empty());
-    }
-
-    #[test]
-    fn one_locks_directory_is_shared_by_address_or_by_path() {
-        let mut registry = empty();
-        let (one, same_path) = (dir("/h/service/locks"), dir("/h/service/locks"));
-        add(&mut registry, &one, "x");
-        add(&mut registry, &same_path, "y");
-        assert_eq!(registry.dirs.iter().flatten().count(), 1);
-    }
-
-    #[test]
-    fn unused_locks_directories_are_bounded_and_used_ones_kept() {
-        let mut registry = empty();
-        let kept = dir("/kept/service/locks");
-        let held = add(&mut registry, &kept, "held");
-        for i in 0..100 {
-            let id = add(&mut registry, &dir(&format!("/{i}/service/locks")), "n");
-            registry.remove(id);
-        }
-        let dirs = registry.dirs.iter().flatten().count();
-        assert!(dirs <= IDLE_DIRS + 1, "{dirs} directories kept");
-        let expected = Path::new("/kept/service/locks").join(LockFileName::of("held").as_str());
-        assert_eq!(registry.path(registry.entry(held).unwrap()), expected);
-    }
-
-    #[test]
-    fn name_buffers_are_reused_within_bounds() {
-        let mut registry = empty();
-        let locks = dir("/h/service/locks");
-        let ids: Vec<u64> = (0..2 * SPARE_BUFFERS)
-            .map(|i| add(&mut registry, &locks, &format!("name {i}")))
-            .collect();
-        for id in ids {
-            registry.remove(id);
-        }
-        assert_eq!(registry.spare_buffers.len(), SPARE_BUFFERS);
-        let reused = add(&mut registry, &locks, "again");
+            .unwrap();
+        let registration = release.recv().unwrap();
+        let name = listed("named").unwrap().thread_name;
+        assert_eq!(name.as_deref(), Some("registry-test"));
+        done.send(()).unwrap();
+        worker.join().unwrap();
         assert_eq!(
-            registry.spare_buffers.len(),
-            SPARE_BUFFERS - 2,
-            "name and thread name"
+            listed("named").unwrap().thread_name,
+            None,
+            "the thread has exited"
         );
-        assert_eq!(registry.entry(reused).unwrap().name, "again");
-        registry.remove(reused);
-        let huge = add(&mut registry, &locks, &"x".repeat(LONGEST_SPARE + 1));
-        let before = registry.spare_buffers.len();
-        registry.remove(huge);
-        assert_eq!(
-            registry.spare_buffers.len(),
-            before + 1,
-            "only the thread name's kept"
-        );
+        unregister(&registration);
     }
 }

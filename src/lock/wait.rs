@@ -1,9 +1,13 @@
-//! Waiting for a contended lock with a deadline or a cancel token without polling.
+//! Waiting for a contended lock: [`Contention::wait`] is where every acquire that found its
+//! lock held goes, with the caller's patience — none (a try), forever, or until a deadline
+//! or a cancel token.
 //!
-//! A blocking `flock(2)` cannot be given a timeout, and interrupting it with a signal is not
-//! an option for a library loaded into Go (the Go runtime owns signal handling). So the
-//! blocking `flock` runs on a short-lived helper thread that owns the descriptor, while the
-//! caller waits on a condition variable for the helper's result, its deadline or a cancel.
+//! Waiting forever is a blocking `flock(2)` in the calling thread: the kernel wakes it on
+//! release. A blocking `flock` cannot be given a timeout, though, and interrupting it with a
+//! signal is not an option for a library loaded into Go (the Go runtime owns signal
+//! handling). So a wait with a deadline or a cancel token runs the blocking `flock` on a
+//! short-lived helper thread that owns the descriptor, while the caller waits on a condition
+//! variable for the helper's result, its deadline or a cancel ([`wait_for_lock`]).
 //! Before that, the caller tries a few more times without blocking, yielding the CPU in
 //! between ([`BRIEF_RETRIES`], microseconds): under contention the holder often releases
 //! that soon, and a try is far cheaper than a thread spawn (benches/contended.rs).
@@ -15,15 +19,148 @@
 //! therefore live exactly until the lock is next free. A consequence to know: for a few
 //! microseconds after that next release the abandoned helper holds the lock, so a
 //! non-blocking try in that window finds it held (a blocking waiter just waits a bit longer).
+//!
+//! A thread that waits forever for a lock it acquired itself and still holds never wakes —
+//! unless it handed the guard to another thread, which will release it. A move cannot be
+//! observed, so this is not refused as an error (which would fail a wait that is fine); the
+//! wait logs a warning naming the lock when it starts.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::cancel::CancelToken;
+use super::mode::{LockMode, OnWait};
+use super::path::LockFilePath;
+use super::{flock_error, flock_op, open, registry};
+use crate::error::{Error, Result};
 use crate::sys::{self, FlockOp};
+
+/// How long an acquire may wait.
+#[derive(Clone, Copy)]
+pub(super) enum Patience<'t> {
+    Try,
+    Forever,
+    Bounded {
+        deadline: Option<Instant>,
+        cancel: Option<&'t CancelToken>,
+    },
+}
+
+impl<'t> Patience<'t> {
+    /// The patience of `timeout` and `cancel`, both optional.
+    pub(super) fn new(timeout: Option<Duration>, cancel: Option<&'t CancelToken>) -> Self {
+        // A timeout too long to add to the clock (e.g. `Duration::MAX`) never expires: wait
+        // without a deadline rather than panic on the overflow.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        match (deadline, cancel) {
+            (None, None) => Patience::Forever,
+            (deadline, cancel) => Patience::Bounded { deadline, cancel },
+        }
+    }
+
+    /// Cancelled before the acquire began: it then fails even if the lock is free.
+    pub(super) fn is_cancelled(self) -> bool {
+        matches!(self, Patience::Bounded { cancel: Some(token), .. } if token.is_cancelled())
+    }
+}
+
+/// An acquire's way of dealing with a held lock: its name and mode, its patience, the
+/// on-wait callback (called at most once) and when it first found the lock held.
+pub(super) struct Contention<'a> {
+    name: &'a str,
+    mode: LockMode,
+    patience: Patience<'a>,
+    on_wait: Option<OnWait<'a>>,
+    started: Option<Instant>,
+}
+
+impl<'a> Contention<'a> {
+    pub(super) fn new(
+        name: &'a str,
+        mode: LockMode,
+        patience: Patience<'a>,
+        on_wait: Option<OnWait<'a>>,
+    ) -> Self {
+        Contention {
+            name,
+            mode,
+            patience,
+            on_wait,
+            started: None,
+        }
+    }
+
+    /// Waits for `file`, found held, as the patience allows: `Ok(Some(file))` locked,
+    /// `Ok(None)` for a try, or the timeout, cancel or failure as an error.
+    pub(super) fn wait(&mut self, file: File, path: &LockFilePath<'_>) -> Result<Option<File>> {
+        // Contention on something that is not a lock file (a FIFO someone holds a flock on)
+        // is an error, not a reason to report "held" or to wait forever. Checked only here
+        // so that the uncontended acquire keeps a single fstat.
+        open::check_is_lock_file(&file, path)?;
+        if let Patience::Try = self.patience {
+            return Ok(None);
+        }
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let op = flock_op(self.mode);
+        let outcome = match self.patience {
+            Patience::Try => unreachable!("a try does not wait"),
+            Patience::Forever => {
+                self.warn_if_this_thread_holds(path);
+                self.call_on_wait();
+                match sys::flock(file.as_fd(), op, false) {
+                    Ok(()) => WaitOutcome::Acquired(file),
+                    Err(e) => WaitOutcome::Failed(e),
+                }
+            }
+            Patience::Bounded { deadline, cancel } => {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    // A zero timeout: one try, no wait, no on-wait callback.
+                    WaitOutcome::TimedOut
+                } else {
+                    self.call_on_wait();
+                    wait_for_lock(file, op, deadline, cancel)
+                }
+            }
+        };
+        match outcome {
+            WaitOutcome::Acquired(file) => Ok(Some(file)),
+            WaitOutcome::TimedOut => Err(Error::Timeout {
+                name: self.name.into(),
+                waited: started.elapsed(),
+            }),
+            WaitOutcome::Cancelled => Err(Error::Cancelled {
+                name: self.name.into(),
+            }),
+            WaitOutcome::Failed(e) => Err(flock_error(e, path)),
+            WaitOutcome::NoHelper(e) => Err(Error::io(
+                "cannot start a thread to wait for lock file",
+                path.to_path_buf(),
+                e,
+            )),
+        }
+    }
+
+    fn call_on_wait(&mut self) {
+        if let Some(callback) = self.on_wait.take() {
+            callback(self.name);
+        }
+    }
+
+    fn warn_if_this_thread_holds(&self, path: &LockFilePath<'_>) {
+        if let Some(held) = registry::conflicting_hold_of_this_thread(path, self.mode) {
+            log::warn!(
+                "werf-sync: this thread waits without a deadline for lock \"{}\" ({}) that it \
+                 acquired itself ({held}) and has not released: unless that guard was handed \
+                 to another thread, the wait never ends",
+                self.name,
+                self.mode,
+            );
+        }
+    }
+}
 
 /// How a wait ended.
 pub(crate) enum WaitOutcome {

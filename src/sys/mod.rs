@@ -1,5 +1,6 @@
 //! Thin, safe wrappers over the Unix system calls the crate needs, one file per concept:
 //! opening (`open`), metadata and "still at its path" (`stat`), directory entries (`dir`),
+//! directories kept open (`cached_dir`),
 //! `flock(2)` (`flock`), processes and clocks (`process`); errno classification here, in
 //! one place. Everything `unsafe` outside the FFI layer lives in this module.
 //!
@@ -8,6 +9,7 @@
 //! rewrite would move every one of them at once. New code uses rustix where it needs no
 //! `unsafe` at all (the collector, `lock/gc.rs`).
 
+mod cached_dir;
 mod dir;
 mod flock;
 mod open;
@@ -17,6 +19,7 @@ mod stat;
 use std::ffi::{CString, OsStr};
 use std::io;
 
+pub(crate) use cached_dir::CachedDir;
 pub(crate) use dir::*;
 pub(crate) use flock::*;
 pub(crate) use open::*;

@@ -32,37 +32,6 @@ pub(crate) fn open_subdir_nofollow(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Makes the descriptor number of `target` refer to what `fresh` refers to, atomically for
-/// threads using `target` (`dup3`), and closes `fresh`. `target` stays close-on-exec.
-pub(crate) fn replace_fd(fresh: OwnedFd, target: &OwnedFd) -> io::Result<()> {
-    // SAFETY: both descriptors are open and owned (`target` by the caller, who keeps it
-    // open); dup3 closes what `target` referred to and reuses its number.
-    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))]
-    retry_eintr(|| unsafe { libc::dup3(fresh.as_raw_fd(), target.as_raw_fd(), libc::O_CLOEXEC) })?;
-    #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd")))]
-    {
-        // SAFETY: as above; dup2 clears close-on-exec, which fcntl sets again.
-        retry_eintr(|| unsafe { libc::dup2(fresh.as_raw_fd(), target.as_raw_fd()) })?;
-        // SAFETY: `target` is open.
-        check(unsafe { libc::fcntl(target.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
-    }
-    drop(fresh);
-    Ok(())
-}
-
-/// The path the kernel reports for `fd` (on Linux, `/proc/self/fd/N`), for error messages
-/// about a descriptor whose path is not at hand.
-pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> Option<std::path::PathBuf> {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
-}
-
-#[cfg(test)]
-pub(crate) fn is_close_on_exec(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    // SAFETY: F_GETFD on an open descriptor.
-    let flags = super::check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) })?;
-    Ok(flags & libc::FD_CLOEXEC != 0)
-}
-
 /// Opens (creating if missing, mode 0600) the lock file `name` inside `dir`, read-only,
 /// close-on-exec, never following a symlink, never truncating — as werf does, plus
 /// `O_CLOEXEC` and `O_NOFOLLOW`.

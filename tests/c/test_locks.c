@@ -1,4 +1,5 @@
-/* Named locks: try, shared/exclusive, timeout, the deadlock refusal, cancel, handoff. */
+/* Named locks: try, shared/exclusive, timeout, a guard handed to another thread, cancel,
+ * handoff. */
 #include "check.h"
 
 #include <pthread.h>
@@ -44,7 +45,19 @@ static void test_try_lock(WerfSync *sync, const char *home) {
   werf_sync_lock_guard_free(c);
 }
 
-static void test_timeout_and_deadlock(WerfSync *sync) {
+struct releaser {
+  WerfSyncLockGuard *guard;
+  int delay_ms;
+};
+
+static void *release_later(void *arg) {
+  struct releaser *r = arg;
+  sleep_ms(r->delay_ms);
+  werf_sync_lock_guard_free(r->guard);
+  return NULL;
+}
+
+static void test_timeout_and_handed_over_guard(WerfSync *sync) {
   WerfSyncLockGuard *held = NULL, *other = NULL;
   EXPECT(werf_sync_lock(sync, STR("t"), WERF_SYNC_LOCK_MODE_EXCLUSIVE, WERF_SYNC_NO_TIMEOUT,
                         NULL, &held, E),
@@ -54,11 +67,18 @@ static void test_timeout_and_deadlock(WerfSync *sync) {
          WERF_SYNC_STATUS_TIMEOUT);
   CHECK(now_ms() - start >= 45);
   CHECK(other == NULL);
-  /* Waiting forever on a lock this thread holds would hang: it is refused instead. */
+  /* This thread acquired the lock but handed the guard to another thread, which frees it
+   * later: waiting without a timeout is no deadlock, and gets the lock. */
+  struct releaser r = {held, 100};
+  pthread_t thread;
+  CHECK(pthread_create(&thread, NULL, release_later, &r) == 0);
+  start = now_ms();
   EXPECT(werf_sync_lock(sync, STR("t"), WERF_SYNC_LOCK_MODE_SHARED, WERF_SYNC_NO_TIMEOUT, NULL,
                         &other, E),
-         WERF_SYNC_STATUS_DEADLOCK);
-  werf_sync_lock_guard_free(held);
+         WERF_SYNC_STATUS_OK);
+  CHECK(now_ms() - start >= 90);
+  CHECK(pthread_join(thread, NULL) == 0);
+  werf_sync_lock_guard_free(other);
 }
 
 struct canceller {
@@ -131,7 +151,7 @@ static void test_handoff(WerfSync *sync) {
 
 void test_locks(WerfSync *sync, const char *home) {
   test_try_lock(sync, home);
-  test_timeout_and_deadlock(sync);
+  test_timeout_and_handed_over_guard(sync);
   test_cancel(sync);
   test_handoff(sync);
 }

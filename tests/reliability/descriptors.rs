@@ -112,8 +112,7 @@ fn exhausted_acquire_names_the_lock_file(locker: &Locker) {
             held.iter().all(|h| h.name != failed),
             "the failed acquire of {failed} is registered as held: {held:?}"
         );
-        // Nothing leaked: one released guard frees the one descriptor the acquire needs, and
-        // `lock` would say WouldDeadlock if the failed attempt were registered as held.
+        // Nothing leaked: one released guard frees the one descriptor the acquire needs.
         guards.pop();
         locker
             .lock(&failed, LockMode::Exclusive)

@@ -67,10 +67,10 @@ pub unsafe extern "C" fn werf_sync_try_lock(
 /// - `cancel`: optional (NULL); cancelling it from another thread ends the wait with
 ///   `WERF_SYNC_STATUS_CANCELLED`.
 ///
-/// Without timeout and cancel token the call blocks in the calling thread; if that thread
-/// itself holds the lock in a conflicting mode the call fails with
-/// `WERF_SYNC_STATUS_DEADLOCK` instead of hanging. With either, the wait runs on a helper
-/// thread (and so cannot detect that case; it ends at the timeout or the cancel).
+/// Without timeout and cancel token the call blocks in the calling thread until the lock is
+/// free — also when that thread holds the lock itself (no re-entrancy, as in lockgate), which
+/// then never ends unless another thread releases it. With either, the wait runs on a helper
+/// thread and ends at the timeout or the cancel.
 ///
 /// Memory: as for `werf_sync_try_lock`. `cancel` must stay valid until the call returns.
 #[no_mangle]

@@ -33,7 +33,9 @@ pub enum WerfSyncStatus {
     /// Not supported here: a filesystem without `flock(2)`, or a synchronization address
     /// this crate does not implement.
     Unsupported = 8,
-    /// The calling thread would wait forever on a lock it holds itself.
+    /// Not returned any more (the code stays reserved): a thread that waits without a
+    /// timeout for a lock it acquired itself waits, since it may have handed the guard to
+    /// another thread, and the library logs a warning instead.
     Deadlock = 9,
     /// werf-sync panicked (a bug). The panic was caught; the process is fine.
     Panic = 10,
@@ -65,7 +67,6 @@ impl WerfSyncStatus {
             Error::LockingUnsupported { .. } => WerfSyncStatus::Unsupported,
             Error::Timeout { .. } => WerfSyncStatus::Timeout,
             Error::Cancelled { .. } => WerfSyncStatus::Cancelled,
-            Error::WouldDeadlock { .. } => WerfSyncStatus::Deadlock,
             Error::UnknownHandle { .. } => WerfSyncStatus::NotFound,
             Error::LostLease { .. } => WerfSyncStatus::LostLease,
             Error::Remote { .. } => WerfSyncStatus::Unavailable,

@@ -92,9 +92,9 @@ class Unsupported(WerfSyncError):
 
 
 class Deadlock(WerfSyncError, RuntimeError):
-    """The calling thread would wait forever on a lock it holds itself. The library checks
-    this only for waits with neither timeout nor cancel token; waits through this package
-    always carry a token (for ``Sync.close()``), so they wait instead, like lockgate's."""
+    """Not raised any more: the library no longer refuses a wait on a lock the waiting thread
+    acquired itself (the holder may have moved to another thread); such a wait waits, like
+    lockgate's. Kept for the status code it stands for."""
 
     STATUS = 9
 

@@ -106,9 +106,8 @@ class Sync(ManagerOps):
         wait takes one token, and close() must not cancel the caller's, which may serve
         other waits.)
 
-        A wait with a token skips the library's same-thread deadlock check: a thread that
-        waits without a timeout for a lock it holds itself waits until a token cancels it
-        or the Sync is closed."""
+        A thread that waits without a timeout for a lock it holds itself waits until a token
+        cancels it or the Sync is closed."""
         token = CancelToken()
         with self._idle:
             if not self._ptr or self._closing:

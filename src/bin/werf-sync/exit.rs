@@ -11,7 +11,8 @@ pub const INVALID_INPUT: u8 = 65;
 /// EX_UNAVAILABLE: the synchronization address selects a mode this build does not speak, or
 /// its server cannot be reached.
 pub const UNAVAILABLE: u8 = 69;
-/// EX_SOFTWARE: an internal error (a deadlock the crate refused to enter).
+/// EX_SOFTWARE: an internal error (a broken stress invariant, `lock` unable to wait for its
+/// command).
 pub const SOFTWARE: u8 = 70;
 /// EX_IOERR: an I/O error.
 pub const IO: u8 = 74;
@@ -27,7 +28,6 @@ pub fn code_for(err: &Error) -> ExitCode {
         Error::InvalidArgument { .. } | Error::Address(_) => INVALID_INPUT,
         Error::Unsupported { .. } | Error::UnsupportedOperation { .. } => UNAVAILABLE,
         Error::Timeout { .. } | Error::Cancelled { .. } => NOT_ACQUIRED,
-        Error::WouldDeadlock { .. } => SOFTWARE,
         Error::Remote { .. } => UNAVAILABLE,
         Error::LostLease { .. } => LOST_LEASE,
         _ => IO,
