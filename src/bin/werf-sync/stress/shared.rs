@@ -45,7 +45,7 @@ struct Header {
 
 // Slots follow the header, each on its own 64-byte cache line, every one aligned.
 const _: () = assert!(size_of::<Header>() == 64 && size_of::<Slot>() == 64);
-const _: () = assert!(size_of::<Header>() % align_of::<Slot>() == 0);
+const _: () = assert!(size_of::<Header>().is_multiple_of(align_of::<Slot>()));
 
 /// The size of the file for `slots` hot names.
 fn mapped_len(slots: usize) -> usize {
