@@ -92,6 +92,7 @@ impl Shared {
     ///
     /// Panics if the mapping is too short or misaligned for them (checked in [`Shared::map`]
     /// already; checked here again so that this function's soundness depends on no caller).
+    #[allow(unsafe_code)]
     fn view(&self) -> (&Header, &[Slot]) {
         let base = self.map.as_ptr();
         let len = mapped_len(self.slots);
