@@ -3,6 +3,11 @@
 //! Exit codes follow sysexits(3): 0 ok, 1 cache miss, 2 usage, 65 invalid input, 69 service
 //! unavailable, 70 internal error, 74 I/O error, 75 lock not acquired (or `lock -E N`); `lock`
 //! otherwise exits with its command's status, `stress` with 130 when interrupted.
+//!
+//! No `unsafe` here but the stress tool's view of its shared mapping (`stress::shared`), so
+//! that a new one is a compile error until it is allowed where it lives (issue 13).
+
+#![deny(unsafe_code)]
 
 mod cache;
 mod child;

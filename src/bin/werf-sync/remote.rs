@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process, Pid, Signal};
+
 use werf_sync::{Error, LockHandle, LockMode, LockOptions, Synchronization};
 
 use crate::lock::LockRequest;
@@ -109,8 +111,9 @@ fn watch(
 ) -> werf_sync::Result<ExitCode> {
     loop {
         if signals.swap(0, Ordering::SeqCst) == libc::SIGTERM as usize {
-            // SAFETY: kill(2) on our own unreaped child: the pid cannot have been reused.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            // Our own unreaped child: its pid cannot have been reused. A failure (it has
+            // just exited) leaves nothing to do; `try_wait` below sees the exit.
+            let _ = kill_process(Pid::from_child(&child), Signal::TERM);
         }
         if let Some(status) = child.try_wait().map_err(|err| wait_error(&err))? {
             return Ok(crate::lock::exit_code_of(status));
@@ -130,9 +133,8 @@ fn watch(
 
 /// SIGTERM, then SIGKILL after [`TERM_GRACE`]; reaps the child.
 fn terminate(child: &mut Child) {
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) on our own unreaped child: the pid cannot have been reused.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    // Our own unreaped child: its pid cannot have been reused.
+    let _ = kill_process(Pid::from_child(child), Signal::TERM);
     let deadline = Instant::now() + TERM_GRACE;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {

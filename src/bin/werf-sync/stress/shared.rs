@@ -5,12 +5,21 @@
 //!
 //! Atomics in a `MAP_SHARED` mapping are coherent across processes on the same machine,
 //! which is what lets the invariant checks see overlaps the moment they happen.
+//!
+//! The file is mapped with memmap2's `MmapRaw`, which maps and unmaps without `unsafe` and
+//! hands out only a raw pointer, never a `&[u8]` that the other processes' writes would
+//! break. Seeing those bytes as the atomics below is the stress tool's one `unsafe`,
+//! [`Shared::view`].
 
 use std::fs::OpenOptions;
+use std::io;
+use std::mem::{align_of, size_of};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-/// One hot lock name's slot.
+use memmap2::MmapRaw;
+
+/// One hot lock name's slot: a cache line of its own.
 #[repr(C)]
 pub struct Slot {
     /// 0 free, -1 an exclusive holder inside, n > 0 shared holders inside.
@@ -22,30 +31,37 @@ pub struct Slot {
     _pad: [u64; 5],
 }
 
+/// The global counters, a cache line before the slots.
 #[repr(C)]
 struct Header {
     operations: AtomicU64,
     violations: AtomicU64,
-    /// Set by the parent when the run is interrupted: workers finish their operation and stop.
-    stop: AtomicBool,
+    /// Nonzero once the parent asks the workers to stop (the run is interrupted): they finish
+    /// their operation and stop. An integer rather than an `AtomicBool` so that every byte
+    /// pattern of the file is a valid `Header` (see [`Shared::view`]).
+    stop: AtomicU64,
     _pad: [u64; 5],
 }
 
-/// The mapping. Unmapped on drop.
+// Slots follow the header, each on its own 64-byte cache line, every one aligned.
+const _: () = assert!(size_of::<Header>() == 64 && size_of::<Slot>() == 64);
+const _: () = assert!(size_of::<Header>().is_multiple_of(align_of::<Slot>()));
+
+/// The size of the file for `slots` hot names.
+fn mapped_len(slots: usize) -> usize {
+    size_of::<Header>() + slots * size_of::<Slot>()
+}
+
+/// The shared file mapped: its header and `slots` slots. Unmapped on drop (by `MmapRaw`).
 pub struct Shared {
-    base: *mut u8,
-    len: usize,
+    map: MmapRaw,
     slots: usize,
 }
 
-// SAFETY: the mapping is only accessed through atomics.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
-
 impl Shared {
     /// Creates (`create`) or opens the shared file at `path` with `slots` hot-name slots.
-    pub fn map(path: &Path, slots: usize, create: bool) -> std::io::Result<Shared> {
-        let len = std::mem::size_of::<Header>() + slots * std::mem::size_of::<Slot>();
+    pub fn map(path: &Path, slots: usize, create: bool) -> io::Result<Shared> {
+        let len = mapped_len(slots);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -55,46 +71,61 @@ impl Shared {
         if create {
             file.set_len(len as u64)?; // zero-filled: every slot starts free
         }
-        use std::os::fd::AsRawFd;
-        // SAFETY: mapping `len` bytes of a file that is at least `len` bytes long; the fd
-        // may be closed afterwards, the mapping keeps the file alive.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
+        // MAP_SHARED, read-write, the whole file; the file may be closed afterwards, the
+        // mapping keeps it alive. Nothing truncates it while mapped: the parent sizes it
+        // before it starts the workers and only unlinks it after they exit.
+        let map = MmapRaw::map_raw(&file)?;
+        if map.len() != len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} bytes, not the {len} of a run with {slots} hot names",
+                    map.len()
+                ),
+            ));
         }
-        Ok(Shared {
-            base: base.cast(),
-            len,
-            slots,
-        })
+        Ok(Shared { map, slots })
+    }
+
+    /// The mapping seen as its header and slots: the stress tool's one `unsafe`. Every
+    /// process reads and writes the file only through these atomics.
+    ///
+    /// Panics if the mapping is too short or misaligned for them (checked in [`Shared::map`]
+    /// already; checked here again so that this function's soundness depends on no caller).
+    #[allow(unsafe_code)]
+    fn view(&self) -> (&Header, &[Slot]) {
+        let base = self.map.as_ptr();
+        let len = mapped_len(self.slots);
+        assert!(self.map.len() >= len, "mapping shorter than {len} bytes");
+        assert!(base.cast::<Header>().is_aligned(), "mapping misaligned");
+        // SAFETY:
+        // - In bounds and live: the mapping holds a Header then `slots` Slots (asserted above);
+        //   the references borrow `self`, so the mapping outlives them.
+        // - Aligned: the mapping is (page-)aligned for Header (asserted above), and Header's
+        //   size is a multiple of Slot's alignment (const assert), so the slots are too.
+        // - Valid: Header and Slot are plain integers and integer atomics, for which every
+        //   byte pattern is valid; the file starts zero-filled (`set_len`).
+        // - No aliasing violation: `MmapRaw` hands out no `&[u8]`, so these shared references
+        //   are the only view of the bytes; the other processes, running this same code, change
+        //   them only through the atomics (interior mutability), never the padding.
+        unsafe {
+            let header = &*base.cast::<Header>();
+            let slots = std::slice::from_raw_parts(
+                base.add(size_of::<Header>()).cast::<Slot>(),
+                self.slots,
+            );
+            (header, slots)
+        }
     }
 
     fn header(&self) -> &Header {
-        // SAFETY: the mapping starts with a zero-initialised, suitably aligned Header
-        // (mmap returns page-aligned memory) made only of atomics.
-        unsafe { &*self.base.cast::<Header>() }
+        self.view().0
     }
 
     /// The slot of hot name `index`.
     pub fn slot(&self, index: usize) -> &Slot {
         assert!(index < self.slots, "slot {index} out of {}", self.slots);
-        // SAFETY: in bounds (checked above); slots follow the header, 64-byte aligned.
-        unsafe {
-            &*self
-                .base
-                .add(std::mem::size_of::<Header>())
-                .cast::<Slot>()
-                .add(index)
-        }
+        &self.view().1[index]
     }
 
     pub fn add_operations(&self, n: u64) {
@@ -115,28 +146,16 @@ impl Shared {
 
     /// Asks every worker to stop after its current operation.
     pub fn stop(&self) {
-        self.header().stop.store(true, Ordering::Relaxed);
+        self.header().stop.store(1, Ordering::Relaxed);
     }
 
     pub fn stopping(&self) -> bool {
-        self.header().stop.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly the region mapped in `map`.
-        unsafe { libc::munmap(self.base.cast(), self.len) };
+        self.header().stop.load(Ordering::Relaxed) != 0
     }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: one clock for all processes on the machine.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
