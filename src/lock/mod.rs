@@ -65,8 +65,8 @@ pub struct Locker {
 #[derive(Debug)]
 struct Inner {
     home: WerfHome,
-    /// Shared with every guard and registry entry, which join it to a file name on demand.
-    locks_dir: Arc<Path>,
+    /// The locks directory, joined to a file name only where a whole path is needed.
+    locks_dir: Box<Path>,
     /// The open home, below which an acquire resolves `service/locks/<file>` ([`open`]).
     home_fd: CachedDir,
     /// The open locks directory, for systems without `openat2` and for errors.
@@ -82,7 +82,7 @@ struct Inner {
 impl Locker {
     /// A locker for the lock files of `home`. Nothing is touched until the first acquire.
     pub fn new(home: WerfHome) -> Self {
-        let locks_dir = Arc::from(home.locks_dir());
+        let locks_dir = home.locks_dir().into_boxed_path();
         Self::with_layout(home, locks_dir, &LOCKS_SUBDIR, LockFileNaming::Murmur3)
     }
 
@@ -97,13 +97,13 @@ impl Locker {
         }
         // The directory plays the home's part: opened (and created) as the home is.
         let home = WerfHome::new(locks_dir)?;
-        let locks_dir = Arc::from(home.path());
+        let locks_dir = Box::from(home.path());
         Ok(Self::with_layout(home, locks_dir, &[], naming))
     }
 
     fn with_layout(
         home: WerfHome,
-        locks_dir: Arc<Path>,
+        locks_dir: Box<Path>,
         locks_subdir: &'static [&'static str],
         naming: LockFileNaming,
     ) -> Self {

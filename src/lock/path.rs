@@ -4,18 +4,17 @@
 //! no path and touches no reference count.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::name::LockFileName;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LockFilePath<'d> {
-    locks_dir: &'d Arc<Path>,
+    locks_dir: &'d Path,
     file_name: LockFileName,
 }
 
 impl<'d> LockFilePath<'d> {
-    pub(crate) fn new(locks_dir: &'d Arc<Path>, file_name: LockFileName) -> Self {
+    pub(crate) fn new(locks_dir: &'d Path, file_name: LockFileName) -> Self {
         LockFilePath {
             locks_dir,
             file_name,
@@ -23,7 +22,7 @@ impl<'d> LockFilePath<'d> {
     }
 
     /// The locks directory, shared with the [`Locker`](super::Locker).
-    pub(crate) fn locks_dir(&self) -> &'d Arc<Path> {
+    pub(crate) fn locks_dir(&self) -> &'d Path {
         self.locks_dir
     }
 
@@ -47,8 +46,8 @@ mod tests {
 
     #[test]
     fn joins_directory_and_file_name() {
-        let dir: Arc<Path> = Arc::from(Path::new("/h/service/locks"));
-        let path = LockFilePath::new(&dir, LockFileName::of("git_data_manager"));
+        let dir = Path::new("/h/service/locks");
+        let path = LockFilePath::new(dir, LockFileName::of("git_data_manager"));
         assert_eq!(path.file_name(), "ed4a9a4");
         assert_eq!(path.file_name_bytes(), b"ed4a9a4");
         assert_eq!(path.to_path_buf(), Path::new("/h/service/locks/ed4a9a4"));

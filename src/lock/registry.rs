@@ -231,16 +231,17 @@ pub(crate) fn conflicting_hold_of_this_thread(
 mod tests {
     use super::*;
     use crate::lock::name::LockFileName;
-    use std::sync::Arc;
 
     fn identity(dir: &str, name: &str, mode: LockMode) -> Identity {
-        let dir: Arc<Path> = Arc::from(Path::new(dir));
-        Identity::new(name, &LockFilePath::new(&dir, LockFileName::of(name)), mode)
+        Identity::new(
+            name,
+            &LockFilePath::new(Path::new(dir), LockFileName::of(name)),
+            mode,
+        )
     }
 
     fn conflicting(dir: &str, name: &str, requested: LockMode) -> Option<LockMode> {
-        let dir: Arc<Path> = Arc::from(Path::new(dir));
-        let file = LockFilePath::new(&dir, LockFileName::of(name));
+        let file = LockFilePath::new(Path::new(dir), LockFileName::of(name));
         conflicting_hold_of_this_thread(&file, requested)
     }
 
