@@ -13,9 +13,7 @@
 //!    Percentiles need every sample, so this is a report of its own rather than criterion.
 //!
 //! `cargo bench --bench locks -- --measurement-time 3`; `WERF_SYNC_BENCH=uncontended` or
-//! `=handoff` runs one part, `=ratio` only the interleaved ratios of part 1 (what
-//! `scripts/bench-ab` compares across two commits); `WERF_SYNC_BENCH_HANDOFFS=N` sets the
-//! samples per kind.
+//! `=handoff` runs one part; `WERF_SYNC_BENCH_HANDOFFS=N` sets the samples per kind.
 //! Under `cargo test` every part runs once, briefly, as a smoke test.
 
 use std::ffi::CString;
@@ -50,11 +48,6 @@ fn main() {
     drop(locker.lock(NAME, LockMode::Exclusive).unwrap()); // create directory and file
     let path = locker.lock_file_path(NAME);
 
-    if part == "ratio" {
-        // Only the interleaved ratios, without criterion: a run of about a second, for the
-        // many alternating runs of `scripts/bench-ab`.
-        return ratio_report(&locker, &path, if bench_mode { 21 } else { 1 });
-    }
     if part.is_empty() || part == "uncontended" {
         let mut c = Criterion::default().configure_from_args();
         uncontended(&mut c, &locker, &path);
