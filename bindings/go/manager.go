@@ -107,6 +107,13 @@ func (s *Sync) TryAcquire(name string, opts LockOptions) (LockHandle, error) {
 // Unlock releases the lock of handle (lockgate's Release). The error matches ErrNotFound
 // when this Sync does not hold it (never acquired here, or already unlocked).
 func (s *Sync) Unlock(handle LockHandle) error {
+	return s.callWithHandle(handle, func(ptr *C.WerfSync, h *C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
+		return C.werf_sync_unlock(ptr, h, e)
+	})
+}
+
+// callWithHandle calls f with the library's copy of handle, freed afterwards.
+func (s *Sync) callWithHandle(handle LockHandle, f func(*C.WerfSync, *C.WerfSyncLockHandle, **C.WerfSyncError) C.WerfSyncStatus) error {
 	up, un := cstr(handle.UUID)
 	np, nn := cstr(handle.LockName)
 	return s.use(func(ptr *C.WerfSync) error {
@@ -118,6 +125,6 @@ func (s *Sync) Unlock(handle LockHandle) error {
 			return err
 		}
 		defer C.werf_sync_lock_handle_free(h)
-		return call(func(e **C.WerfSyncError) C.WerfSyncStatus { return C.werf_sync_unlock(ptr, h, e) })
+		return call(func(e **C.WerfSyncError) C.WerfSyncStatus { return f(ptr, h, e) })
 	})
 }

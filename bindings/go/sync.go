@@ -223,17 +223,7 @@ func (s *Sync) ClientID() (string, error) {
 // names the lock, lease, server and reason. The lock then protects nothing: stop the work
 // it guards, and Unlock (which fails the same way). Cheap (no request); poll it freely.
 func (s *Sync) Lost(handle LockHandle) error {
-	up, un := cstr(handle.UUID)
-	np, nn := cstr(handle.LockName)
-	return s.use(func(ptr *C.WerfSync) error {
-		var h *C.WerfSyncLockHandle
-		err := call(func(e **C.WerfSyncError) C.WerfSyncStatus {
-			return C.werf_sync_lock_handle_new(up, un, np, nn, &h, e)
-		})
-		if err != nil {
-			return err
-		}
-		defer C.werf_sync_lock_handle_free(h)
-		return call(func(e **C.WerfSyncError) C.WerfSyncStatus { return C.werf_sync_lock_lost(ptr, h, e) })
+	return s.callWithHandle(handle, func(ptr *C.WerfSync, h *C.WerfSyncLockHandle, e **C.WerfSyncError) C.WerfSyncStatus {
+		return C.werf_sync_lock_lost(ptr, h, e)
 	})
 }
