@@ -248,3 +248,37 @@ fn flock_error(err: std::io::Error, path: &LockFilePath<'_>) -> Error {
         Error::io("cannot lock", path.to_path_buf(), err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// An acquirer that loses its file to a collector starts over with its directories
+    /// opened afresh; the cache keeps one descriptor per directory all the same, since the
+    /// directories did not change.
+    #[test]
+    fn starting_over_after_a_collector_keeps_one_descriptor_per_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let locker = Locker::new(WerfHome::new(tmp.path()).unwrap());
+        let stop = AtomicBool::new(false);
+        let deleted = std::thread::scope(|scope| {
+            let collector = scope.spawn(|| {
+                let mut deleted = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    deleted += locker.gc(Duration::ZERO).unwrap().deleted;
+                }
+                deleted
+            });
+            for _ in 0..3_000 {
+                drop(locker.lock("gc.race", LockMode::Exclusive).unwrap());
+            }
+            stop.store(true, Ordering::Relaxed);
+            collector.join().unwrap()
+        });
+        assert!(deleted > 0, "the collector never raced the acquirer");
+        assert_eq!(locker.inner.home_fd.descriptors(), 1);
+        assert!(locker.inner.locks_dir_fd.descriptors() <= 1);
+    }
+}

@@ -73,6 +73,14 @@ impl CachedDir {
     }
 }
 
+impl CachedDir {
+    /// How many descriptors this cache keeps open.
+    #[cfg(test)]
+    pub(crate) fn descriptors(&self) -> usize {
+        self.opened.lock().map_or(0, |opened| opened.len())
+    }
+}
+
 fn same_directory(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
     match (fstat(a), fstat(b)) {
         (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
