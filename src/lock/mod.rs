@@ -154,15 +154,14 @@ impl Locker {
     /// One non-blocking attempt: `Ok(Some(guard))` when acquired, `Ok(None)` when held
     /// elsewhere (including by another descriptor of this process), `Err` on failure.
     pub fn try_lock(&self, name: &str, mode: LockMode) -> Result<Option<LockGuard>> {
-        self.acquire(name, mode, Contention::new(name, mode, Patience::Try, None))
+        self.acquire(Contention::new(name, mode, Patience::Try, None))
     }
 
     /// Waits as long as it takes. A thread that waits for a lock it acquired itself (and has
     /// not handed to another thread) waits forever, as with any lock; it gets a warning in
     /// the log when it starts (see the `wait` module).
     pub fn lock(&self, name: &str, mode: LockMode) -> Result<LockGuard> {
-        let contention = Contention::new(name, mode, Patience::Forever, None);
-        let guard = self.acquire(name, mode, contention)?;
+        let guard = self.acquire(Contention::new(name, mode, Patience::Forever, None))?;
         Ok(guard.expect("only Patience::Try returns without the lock"))
     }
 
@@ -174,19 +173,15 @@ impl Locker {
         if patience.is_cancelled() {
             return Err(Error::Cancelled { name: name.into() });
         }
-        let contention = Contention::new(name, mode, patience, options.on_wait);
-        let guard = self.acquire(name, mode, contention)?;
+        let guard = self.acquire(Contention::new(name, mode, patience, options.on_wait))?;
         Ok(guard.expect("only Patience::Try returns without the lock"))
     }
 
     /// Open the lock file, `flock` it, check it is still the file at its path; on
-    /// contention, wait as `contention` allows. `Ok(None)`: held, and not waited for.
-    fn acquire(
-        &self,
-        name: &str,
-        mode: LockMode,
-        mut contention: Contention<'_>,
-    ) -> Result<Option<LockGuard>> {
+    /// contention, wait as `contention` (the name, mode and patience) allows. `Ok(None)`:
+    /// held, and not waited for.
+    fn acquire(&self, mut contention: Contention<'_>) -> Result<Option<LockGuard>> {
+        let (name, mode) = (contention.name(), contention.mode());
         let path = self.lock_file(name);
         let mut refresh = false;
         for _ in 0..MAX_VANISHED_RETRIES {

@@ -93,6 +93,14 @@ impl<'a> Contention<'a> {
         }
     }
 
+    pub(super) fn name(&self) -> &'a str {
+        self.name
+    }
+
+    pub(super) fn mode(&self) -> LockMode {
+        self.mode
+    }
+
     /// Waits for `file`, found held, as the patience allows: `Ok(Some(file))` locked,
     /// `Ok(None)` for a try, or the timeout, cancel or failure as an error.
     pub(super) fn wait(&mut self, file: File, path: &LockFilePath<'_>) -> Result<Option<File>> {
@@ -100,13 +108,10 @@ impl<'a> Contention<'a> {
         // is an error, not a reason to report "held" or to wait forever. Checked only here
         // so that the uncontended acquire keeps a single fstat.
         open::check_is_lock_file(&file, path)?;
-        if let Patience::Try = self.patience {
-            return Ok(None);
-        }
         let started = *self.started.get_or_insert_with(Instant::now);
         let op = flock_op(self.mode);
         let outcome = match self.patience {
-            Patience::Try => unreachable!("a try does not wait"),
+            Patience::Try => return Ok(None),
             Patience::Forever => {
                 self.warn_if_this_thread_holds(path);
                 self.call_on_wait();
