@@ -8,7 +8,7 @@
 //! (the acquire path's `openat2` and `fstat` are benchmarked against the floor), and a
 //! rewrite would move every one of them at once for no speed: the acquire's `flock` and
 //! `openat2` through rustix measured 1.32× the floor against 1.29× through libc
-//! (`scripts/bench-ab`, 20 runs each, issue 13). New code uses rustix where it needs no
+//! (`scripts/bench-ab`, 20 runs each, issue 13; the rustix variant was not committed). New code uses rustix where it needs no
 //! `unsafe` at all (the collector, `lock/gc.rs`; the CLI).
 
 mod cached_dir;
