@@ -49,6 +49,10 @@ fn cluster(test: &str) -> Option<Cluster> {
             })
         }
         _ => {
+            assert!(
+                std::env::var_os("WERF_SYNC_TEST_KUBE_REQUIRED").is_none(),
+                "{test}: the cluster's variables are missing, and WERF_SYNC_TEST_KUBE_REQUIRED says this run must not skip"
+            );
             eprintln!(
                 "{test}: SKIPPED — needs a real kube-apiserver and the Go peer: run \
                  scripts/test-kubernetes (it sets WERF_SYNC_TEST_KUBECONFIG and friends)"

@@ -13,6 +13,10 @@ fn cli_lock_and_lockgate_exclude_each_other() {
         var("WERF_SYNC_TEST_KUBECONFIG"),
         var("WERF_SYNC_TEST_KUBE_PEER"),
     ) else {
+        assert!(
+            std::env::var_os("WERF_SYNC_TEST_KUBE_REQUIRED").is_none(),
+            "the cluster's variables are missing, and WERF_SYNC_TEST_KUBE_REQUIRED says this run must not skip"
+        );
         eprintln!(
             "cli_lock_and_lockgate_exclude_each_other: SKIPPED — needs a real kube-apiserver \
              and the Go peer: run scripts/test-kubernetes"

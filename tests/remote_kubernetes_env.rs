@@ -16,6 +16,10 @@ fn kubeconfig_merge_list_and_its_current_context() {
         var("WERF_SYNC_TEST_KUBECONFIG"),
         var("WERF_SYNC_TEST_KUBECONFIG_NOBODY"),
     ) else {
+        assert!(
+            std::env::var_os("WERF_SYNC_TEST_KUBE_REQUIRED").is_none(),
+            "the cluster's variables are missing, and WERF_SYNC_TEST_KUBE_REQUIRED says this run must not skip"
+        );
         eprintln!(
             "kubeconfig_merge_list_and_its_current_context: SKIPPED — needs a real \
              kube-apiserver: run scripts/test-kubernetes"
