@@ -90,19 +90,21 @@ fn cli_and_go_exclude_each_other() {
 }
 
 #[test]
-fn sigterm_is_forwarded_to_the_command_and_the_lock_released() {
+fn sigterm_and_sighup_are_forwarded_to_the_command_and_the_lock_released() {
     let server = Server::start();
     let (url, id) = (&server.url, "cli-term");
-    let mut cli = holding_cli(url, id, "p.term");
-    assert!(!GoPeer::try_once(url, id, "p.term", false));
-    // SAFETY: kill(2) on our own unreaped child.
-    unsafe { libc::kill(cli.pid() as libc::pid_t, libc::SIGTERM) };
-    let status = cli.wait();
-    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status}");
-    assert!(
-        GoPeer::try_once(url, id, "p.term", false),
-        "released at once"
-    );
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        let mut cli = holding_cli(url, id, "p.term");
+        assert!(!GoPeer::try_once(url, id, "p.term", false));
+        // SAFETY: kill(2) on our own unreaped child.
+        unsafe { libc::kill(cli.pid() as libc::pid_t, signal) };
+        let status = cli.wait();
+        assert_eq!(status.code(), Some(128 + signal), "{signal}: {status}");
+        assert!(
+            GoPeer::try_once(url, id, "p.term", false),
+            "{signal}: released at once"
+        );
+    }
 }
 
 #[test]

@@ -77,6 +77,14 @@ pub fn run_lock(
         }
         Err(err) => return Err(err),
     };
+    // Registered before the spawn, so that a SIGTERM or SIGHUP in between does not kill
+    // werf-sync (leaving the command running under a lease nobody renews): it waits in
+    // `signals` and is forwarded as soon as the command exists.
+    let signals = Arc::new(AtomicUsize::new(0));
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP] {
+        signal_hook::flag::register_usize(signal, Arc::clone(&signals), signal as usize)
+            .map_err(|err| Error::io("cannot handle signals", "", err))?;
+    }
     let (program, args) = request.argv.split_first().expect("clap requires a command");
     let child = match Command::new(program).args(args).spawn() {
         Ok(child) => child,
@@ -92,17 +100,13 @@ pub fn run_lock(
             ));
         }
     };
-    let signals = Arc::new(AtomicUsize::new(0));
-    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
-        signal_hook::flag::register_usize(signal, Arc::clone(&signals), signal as usize)
-            .map_err(|err| Error::io("cannot handle signals", "", err))?;
-    }
     let code = watch(sync, &handle, child, &signals)?;
     locks.unlock(&handle)?;
     Ok(code)
 }
 
-/// Waits for the command, forwarding SIGTERM; ends it if the lease is lost meanwhile.
+/// Waits for the command, forwarding SIGTERM and SIGHUP (SIGINT and SIGQUIT come from the
+/// terminal, which sends them to the command too); ends it if the lease is lost meanwhile.
 fn watch(
     sync: &Synchronization,
     handle: &LockHandle,
@@ -110,10 +114,15 @@ fn watch(
     signals: &AtomicUsize,
 ) -> werf_sync::Result<ExitCode> {
     loop {
-        if signals.swap(0, Ordering::SeqCst) == libc::SIGTERM as usize {
+        let forwarded = match signals.swap(0, Ordering::SeqCst) as i32 {
+            libc::SIGTERM => Some(Signal::TERM),
+            libc::SIGHUP => Some(Signal::HUP),
+            _ => None,
+        };
+        if let Some(signal) = forwarded {
             // Our own unreaped child: its pid cannot have been reused. A failure (it has
             // just exited) leaves nothing to do; `try_wait` below sees the exit.
-            let _ = kill_process(Pid::from_child(&child), Signal::TERM);
+            let _ = kill_process(Pid::from_child(&child), signal);
         }
         if let Some(status) = child.try_wait().map_err(|err| wait_error(&err))? {
             return Ok(crate::lock::exit_code_of(status));
