@@ -784,11 +784,12 @@ WerfSyncStatus werf_sync_open_address(const char *address,
  *
  * Returns `WERF_SYNC_STATUS_OK` for `:local` and `http(s)://` (nothing is contacted yet:
  * a server that cannot be reached fails the first lock call with
- * `WERF_SYNC_STATUS_UNAVAILABLE`); `WERF_SYNC_STATUS_UNSUPPORTED` for a valid
- * `kubernetes://` address; `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything else, with
- * werf's message, or for a client ID that cannot be a URL path segment.
+ * `WERF_SYNC_STATUS_UNAVAILABLE`); for a valid `kubernetes://` address, OK in a library
+ * built with the `kubernetes` feature (`scripts/install-c --features kubernetes`) and
+ * `WERF_SYNC_STATUS_UNSUPPORTED` otherwise; `WERF_SYNC_STATUS_INVALID_ARGUMENT` for anything
+ * else, with werf's message, or for a client ID that cannot be a URL path segment.
  *
- * Over `http(s)://` only the lock manager functions work (`werf_sync_lock_stage`,
+ * Over either remote mode only the lock manager functions work (`werf_sync_lock_stage`,
  * `werf_sync_manager_lock`, `werf_sync_unlock`, ...; watch a held lock with
  * `werf_sync_lock_lost`); the guard functions and the stages storage cache fail with
  * `WERF_SYNC_STATUS_UNSUPPORTED`.
