@@ -3,9 +3,9 @@
 //! With the cargo feature `kubernetes`, `ConfigMapLeases` is lockgate's lease backend on
 //! ConfigMap annotations (a [`LeaseBackend`](crate::backend::lease::LeaseBackend), tested
 //! against a real kube-apiserver and lockgate's own Go locker by `scripts/test-kubernetes`).
-//! [`KubernetesBackend`] is still a stub that carries the parsed address and fails every
-//! call with [`Error::Unsupported`]; it becomes the generic distributed locker over
-//! `ConfigMapLeases` once that locker exists.
+//! The locks are the generic distributed locker over `ConfigMapLeases` (`KubernetesLocks`);
+//! [`KubernetesBackend`] carries the parsed address and answers for the cache, which is not
+//! implemented — and, without the feature, for the locks too, with [`Error::Unsupported`].
 //!
 //! # The protocol an implementation must speak (werf, lockgate)
 //!
@@ -106,6 +106,7 @@ impl KubernetesBackend {
 
 /// Without the `kubernetes` feature the lock backend too; with it, `KubernetesLocks`
 /// takes the locks and this only answers for the cache.
+#[cfg(not(feature = "kubernetes"))]
 impl super::LockBackend for KubernetesBackend {
     fn ensure_available(&self) -> Result<()> {
         Err(self.unsupported())
