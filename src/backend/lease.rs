@@ -54,4 +54,12 @@ pub trait LeaseBackend: Send + Sync + fmt::Debug + 'static {
 
     /// The redacted address, for messages.
     fn address(&self) -> String;
+
+    /// werf's lock name for stage `digest` of `project` in this mode (what
+    /// [`LockBackend::stage_lock_name`](crate::backend::LockBackend::stage_lock_name) of a
+    /// locker over this backend answers): `PROJECT.DIGEST` unless the mode names it
+    /// otherwise.
+    fn stage_lock_name(&self, project: &str, digest: &str) -> String {
+        crate::manager::names::stage(project, digest)
+    }
 }

@@ -231,7 +231,9 @@ impl Synchronization {
             ),
             #[cfg(feature = "kubernetes")]
             Address::Kubernetes(a) => (
-                Box::new(kubernetes::KubernetesLocks::new(a.clone())),
+                Box::new(distributed::DistributedLocker::new(
+                    kubernetes::ConfigMapLeases::new(a.clone()),
+                )),
                 Box::new(KubernetesBackend::new(a.clone())),
             ),
             #[cfg(not(feature = "kubernetes"))]

@@ -197,6 +197,10 @@ impl<B: LeaseBackend> LockBackend for DistributedLocker<B> {
         self.shared.backend.ensure_available()
     }
 
+    fn stage_lock_name(&self, project: &str, digest: &str) -> String {
+        self.shared.backend.stage_lock_name(project, digest)
+    }
+
     fn lock(&self, name: &str, options: LockOptions<'_>) -> Result<LockHandle> {
         let started = Instant::now();
         // A timeout too long for the clock never expires, as for `:local`.

@@ -247,6 +247,12 @@ impl ConfigMapLeases {
 }
 
 impl LeaseBackend for ConfigMapLeases {
+    /// werf's `KubernetesLockManager` names a stage lock `PROJECT/stage/DIGEST` (its
+    /// ConfigMap is `werf-PROJECT`), not `PROJECT.DIGEST`.
+    fn stage_lock_name(&self, project: &str, digest: &str) -> String {
+        super::stage_lock_name(project, digest)
+    }
+
     /// Resolves the cluster (kubeconfig, context, credentials) if not done yet. Sends no
     /// request: RBAC and reachability show on the first lock call.
     fn ensure_available(&self) -> Result<()> {
@@ -448,6 +454,26 @@ mod tests {
         assert_eq!(cm("p.digest").unwrap(), SHARED_CONFIG_MAP);
         assert!(cm("My_Proj/stage/d").is_err());
         assert!(cm("/stage/d").is_err());
+    }
+
+    /// Any locker over these leases names stages as werf's KubernetesLockManager does, so
+    /// a stage lock lands in the project's ConfigMap (where Go werf looks), not the shared one.
+    #[test]
+    fn a_locker_over_config_map_leases_names_stages_per_project() {
+        use crate::backend::distributed::DistributedLocker;
+        use crate::backend::LockBackend;
+        let crate::Address::Kubernetes(address) =
+            "kubernetes://werf-synchronization".parse().unwrap()
+        else {
+            unreachable!("a kubernetes:// address")
+        };
+        let locker = DistributedLocker::new(ConfigMapLeases::new(address));
+        let name = locker.stage_lock_name("myproj", "abc");
+        assert_eq!(name, "myproj/stage/abc");
+        assert_eq!(
+            ConfigMapLeases::config_map_for(&name).unwrap(),
+            "werf-myproj"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! With the cargo feature `kubernetes`, `ConfigMapLeases` is lockgate's lease backend on
 //! ConfigMap annotations (a [`LeaseBackend`](crate::backend::lease::LeaseBackend), tested
 //! against a real kube-apiserver and lockgate's own Go locker by `scripts/test-kubernetes`).
-//! The locks are the generic distributed locker over `ConfigMapLeases` (`KubernetesLocks`);
+//! The locks are the generic distributed locker over `ConfigMapLeases`;
 //! [`KubernetesBackend`] carries the parsed address and answers for the cache, which is not
 //! implemented — and, without the feature, for the locks too, with [`Error::Unsupported`].
 //!
@@ -47,14 +47,10 @@ mod cluster;
 #[cfg(feature = "kubernetes")]
 mod leases;
 #[cfg(feature = "kubernetes")]
-mod locks;
-#[cfg(feature = "kubernetes")]
 mod record;
 
 #[cfg(feature = "kubernetes")]
 pub use leases::{ConfigMapLeases, SHARED_CONFIG_MAP};
-#[cfg(feature = "kubernetes")]
-pub use locks::KubernetesLocks;
 
 /// werf's lock name for building stage `digest` of `project` in `kubernetes://` mode:
 /// `PROJECT/stage/DIGEST` (werf's `KubernetesLockManager.LockStage`). Its ConfigMap is
@@ -104,8 +100,8 @@ impl KubernetesBackend {
     }
 }
 
-/// Without the `kubernetes` feature the lock backend too; with it, `KubernetesLocks`
-/// takes the locks and this only answers for the cache.
+/// Without the `kubernetes` feature the lock backend too; with it, the distributed locker
+/// over `ConfigMapLeases` takes the locks and this only answers for the cache.
 #[cfg(not(feature = "kubernetes"))]
 impl super::LockBackend for KubernetesBackend {
     fn ensure_available(&self) -> Result<()> {
