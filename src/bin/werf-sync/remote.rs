@@ -1,5 +1,6 @@
-//! `werf-sync --synchronization http(s)://… lock NAME -- COMMAND`: the lock held on werf's
-//! synchronization server while the command runs.
+//! `werf-sync --synchronization http(s)://…|kubernetes://… lock NAME -- COMMAND`: a remote
+//! lock's lease (on werf's synchronization server, or in a ConfigMap) held while the command
+//! runs.
 //!
 //! Unlike a `flock(2)` lock, a lease can be lost while the command runs (the server
 //! restarted, or renewals failed past the 10 s lease). The command is then no longer
